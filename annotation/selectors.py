@@ -1,0 +1,75 @@
+"""Reads of revisions and their maps, with the access rules of each role."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from django.db.models import QuerySet
+
+from annotation.masks import decode_index_map
+from annotation.models import Revision
+from core.exceptions import NotFound
+from core.roles import STAFF_ROLES, Role
+from core.storage import blob_read
+from projects.models import Task
+from projects.selectors import UserLike, task_visibility_filter, user_roles
+
+
+def revision_visibility_filter(
+    *, user: UserLike, task: Task, queryset: QuerySet[Revision]
+) -> QuerySet[Revision]:
+    """Revisions of a task the user can already see, narrowed by role.
+
+    manager and qa_lead: all. The task's assignee: all of their task's revisions (including a
+    reviewer's fix, which is feedback on their work). A reviewer: submitted work only, never
+    someone's draft.
+    """
+    roles = user_roles(user=user, project=task.project)
+    if roles & STAFF_ROLES or (Role.ANNOTATOR in roles and task.assignee_id == user.pk):
+        return queryset
+    if Role.REVIEWER in roles:
+        return queryset.exclude(status=Revision.Status.DRAFT)
+    return queryset.none()
+
+
+def revision_list_for_user(*, user: UserLike, task: Task) -> QuerySet[Revision]:
+    """Call with a task the user may see (``task_get_for_user``)."""
+    queryset = task.revisions.select_related("author", "parent").order_by("number")
+    return revision_visibility_filter(user=user, task=task, queryset=queryset)
+
+
+def revision_latest_for_user(*, user: UserLike, task: Task) -> Revision:
+    revision = revision_list_for_user(user=user, task=task).order_by("-number").first()
+    if revision is None:
+        raise NotFound(f"Task {task.id} has no annotation yet.")
+    return revision
+
+
+def revision_get_for_user(*, user: UserLike, revision_id: int) -> Revision:
+    revision = (
+        Revision.objects.filter(id=revision_id).select_related("task__project", "author", "parent").first()
+    )
+    if revision is None:
+        raise NotFound(f"No revision {revision_id}.")
+    task = revision.task
+    task_visible = task_visibility_filter(
+        user=user, project=task.project, queryset=Task.objects.filter(id=task.id)
+    )
+    if (
+        not task_visible.exists()
+        or not revision_visibility_filter(
+            user=user, task=task, queryset=Revision.objects.filter(id=revision.id)
+        ).exists()
+    ):
+        raise NotFound(f"No revision {revision_id}.")
+    return revision
+
+
+def revision_map_png(*, revision: Revision) -> bytes:
+    return blob_read(revision.map_key)
+
+
+def revision_index_map(*, revision: Revision) -> npt.NDArray[np.uint16]:
+    return decode_index_map(
+        revision_map_png(revision=revision), expected_shape=(revision.height, revision.width)
+    )

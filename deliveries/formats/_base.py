@@ -1,0 +1,256 @@
+"""What every exporter shares: the output folder, per-image preparation and checks, streamed
+JSON files, source-image copies, counting and progress."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, ClassVar, Self
+
+import numpy as np
+
+from ._maps import MapRuns, map_runs
+from .model import (
+    ExportError,
+    ExportImage,
+    ExportSegment,
+    ExportSummary,
+    IndexMap,
+    ProgressCallback,
+    Taxonomy,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image whose map is loaded and checked: every non-zero id in the map has a segment
+    row whose category is in the taxonomy. ``segments`` lists only the segments present in the
+    map, in ascending id order, aligned with ``runs.ids``."""
+
+    image: ExportImage
+    map: IndexMap
+    runs: MapRuns
+    segments: tuple[ExportSegment, ...]
+    absent: int  # rows of the segment table with no pixels
+
+
+def prepare(image: ExportImage, taxonomy: Taxonomy) -> Prepared:
+    image.check_names()
+    m = image.load_map()
+    runs = map_runs(m)
+    table: dict[int, ExportSegment] = {}
+    for s in image.segments:
+        if s.id in table:
+            raise ExportError(f"segment id {s.id} appears twice in the segment table", stem=image.stem)
+        if not 1 <= s.id <= 65535:
+            raise ExportError(f"segment id {s.id} outside 1..65535", stem=image.stem)
+        if s.category_id not in taxonomy.by_id:
+            raise ExportError(
+                f"segment {s.id}: category {s.category_id} is not in the taxonomy", stem=image.stem
+            )
+        table[s.id] = s
+    present = runs.ids.tolist()
+    missing = [i for i in present if i not in table]
+    if missing:
+        raise ExportError(f"index map ids without a segment row: {missing[:10]}", stem=image.stem)
+    return Prepared(image, m, runs, tuple(table[i] for i in present), len(table) - len(present))
+
+
+class Output:
+    """The export folder. It must be new or empty, so no stale file of an earlier export can be
+    mistaken for part of this one and a repeated stem fails instead of overwriting."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if self.root.exists() and any(self.root.iterdir()):
+            raise ExportError(f"output folder {self.root} is not empty")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[Path] = set()
+        self.files = 0
+        self._tmp: Path | None = None
+
+    def path(self, rel: str) -> Path:
+        """Where to write ``rel`` (folders are created on first use; counted as one file)."""
+        p = self.root / rel
+        parent = p.parent
+        if parent not in self._dirs:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(parent)
+        self.files += 1
+        return p
+
+    def tmp(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix=".tessera-tmp-", dir=self.root))
+        return self._tmp
+
+    def cleanup(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def write_text(self, rel: str, text: str) -> None:
+        with open(self.path(rel), "x", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+
+    def copy_image(self, image: ExportImage, rel: str) -> bool:
+        """Copy the source image if the caller provided one."""
+        src = image.image
+        if src is None:
+            return False
+        dest = self.path(rel)
+        if isinstance(src, str | os.PathLike):
+            with open(src, "rb") as fi, open(dest, "xb") as fo:
+                shutil.copyfileobj(fi, fo, 1 << 20)
+        else:
+            data = src() if callable(src) else src
+            with open(dest, "xb") as fo:
+                fo.write(data)
+        return True
+
+
+class JsonArray:
+    """Items of one JSON array spooled to a temporary file, so that a JSON document that must
+    list every image is assembled at the end without holding its records in memory."""
+
+    def __init__(self, tmp: Path, name: str) -> None:
+        self.path = tmp / name
+        self._f: IO[str] = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.count = 0
+
+    def append(self, item: Any) -> None:
+        if self.count:
+            self._f.write(",\n")
+        self._f.write(json.dumps(item, separators=(",", ":")))
+        self.count += 1
+
+    def close(self) -> None:
+        self._f.close()
+
+    def copy_into(self, out: IO[str]) -> None:
+        self.close()
+        with open(self.path, encoding="utf-8") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+
+
+def write_json_document(
+    path: Path, head: dict[str, Any], arrays: dict[str, JsonArray], tail: dict[str, Any]
+) -> None:
+    """``{**head, <arrays streamed>, **tail}`` written to ``path``."""
+    with open(path, "x", encoding="utf-8") as out:
+        out.write("{")
+        first = True
+        for key, value in head.items():
+            out.write(
+                ("" if first else ",\n") + json.dumps(key) + ":" + json.dumps(value, separators=(",", ":"))
+            )
+            first = False
+        for key, arr in arrays.items():
+            out.write(("" if first else ",\n") + json.dumps(key) + ":[\n")
+            arr.copy_into(out)
+            out.write("]")
+            first = False
+        for key, value in tail.items():
+            out.write(
+                ("" if first else ",\n") + json.dumps(key) + ":" + json.dumps(value, separators=(",", ":"))
+            )
+            first = False
+        out.write("}\n")
+
+
+class Tally:
+    """Counts that become the ExportSummary."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.segments = 0
+        self.source_images = 0
+        self.splits: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        if text not in self.notes and len(self.notes) < 50:
+            self.notes.append(text)
+
+
+class BaseExporter:
+    """Template for the exporters: ``begin`` (after the taxonomy checks), ``write`` per image,
+    ``finish``. Subclasses are frozen dataclasses whose fields are the format's options."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    spec: ClassVar[str]
+
+    def with_options(self, **options: Any) -> Self:
+        """A copy with other option values, e.g. ``FORMATS["coco"].with_options(polygons=True)``."""
+        return dataclasses.replace(self, **options)  # type: ignore[type-var]
+
+    def check_taxonomy(self, taxonomy: Taxonomy) -> None:
+        """Raise ExportError before anything is written if the taxonomy cannot be expressed."""
+
+    def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> Any:
+        return None
+
+    def write(self, state: Any, item: Prepared, out: Output, tally: Tally) -> None:
+        raise NotImplementedError
+
+    def finish(self, state: Any, out: Output, tally: Tally) -> None:
+        return None
+
+    def close(self, state: Any) -> None:
+        """Release what ``begin`` opened; called after ``finish`` and on errors."""
+
+    def export(
+        self,
+        images: Iterable[ExportImage],
+        taxonomy: Taxonomy,
+        out_dir: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> ExportSummary:
+        self.check_taxonomy(taxonomy)
+        out = Output(out_dir)
+        tally = Tally()
+        state: Any = None
+        try:
+            state = self.begin(taxonomy, out, tally)
+            for image in images:
+                item = prepare(image, taxonomy)
+                if item.absent:
+                    tally.skipped["empty"] += item.absent
+                self.write(state, item, out, tally)
+                tally.images += 1
+                tally.splits[image.split] += 1
+                if progress is not None:
+                    progress(tally.images, image.stem)
+            self.finish(state, out, tally)
+        finally:
+            if state is not None:
+                self.close(state)
+            out.cleanup()
+        return ExportSummary(
+            format=self.name,
+            version=self.version,
+            images=tally.images,
+            segments=tally.segments,
+            files=out.files,
+            splits=dict(tally.splits),
+            skipped=dict(tally.skipped),
+            source_images=tally.source_images,
+            notes=tuple(tally.notes),
+        )
+
+
+def category_lut(ids: np.ndarray[Any, Any], values: list[int], size: int = 65536) -> np.ndarray[Any, Any]:
+    """A lookup table indexed by segment id (0 stays 0)."""
+    lut = np.zeros(size, dtype=np.int64)
+    lut[ids] = values
+    return lut

@@ -1,0 +1,51 @@
+/**
+ * Messages between the editor and the codec worker.
+ *
+ * The worker keeps a mirror of the label map. The first save transfers a full copy; later
+ * saves transfer only the tiles changed since the previous save (tiles are the unit of
+ * encoding too), so a save after a few strokes moves kilobytes, not the whole map.
+ */
+
+export interface TilePatch {
+  /** Tile indices (row-major over the tile grid). */
+  tiles: Int32Array<ArrayBuffer>;
+  /** Their pixels, packed tile after tile (each tile w×h of its own size). */
+  pixels: Uint16Array<ArrayBuffer>;
+}
+
+export type CodecRequest =
+  | {
+      id: number;
+      kind: "encode";
+      width: number;
+      height: number;
+      bitDepth: 8 | 16;
+      /** A full map (first save, or after the mirror was lost). */
+      full: ArrayBuffer | null;
+      patch: TilePatch | null;
+    }
+  | { id: number; kind: "decode"; png: ArrayBuffer };
+
+export type CodecReply =
+  | {
+      id: number;
+      ok: true;
+      kind: "encode";
+      png: ArrayBuffer;
+      pngOffset: number;
+      pngLength: number;
+      ms: number;
+      filterMs: number;
+      deflateMs: number;
+    }
+  | {
+      id: number;
+      ok: true;
+      kind: "decode";
+      buffer: ArrayBuffer;
+      width: number;
+      height: number;
+      bitDepth: 8 | 16;
+      ms: number;
+    }
+  | { id: number; ok: false; error: string };

@@ -1,0 +1,177 @@
+"""The management-command contract: create_project, add_member, import_images, seed_demo."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from core.roles import Role
+from projects.models import Image, Membership, Project, Task
+from projects.services import task_next_for_user
+from tests.factories import TAXONOMY
+from tests.helpers import png_bytes
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def taxonomy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "categories.json"
+    path.write_text(json.dumps(TAXONOMY))
+    return path
+
+
+def test_create_project_from_a_coco_panoptic_categories_list(db: Any, taxonomy_file: Path) -> None:
+    output = run(
+        "create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file), "--name", "Roads"
+    )
+
+    project = Project.objects.get(slug="roads")
+    assert output.strip() == "Created project roads (panoptic) with 4 categories."
+    assert (project.name, project.mode) == ("Roads", "panoptic")
+    categories = project.taxonomy_versions.get().categories.order_by("category_id")
+    assert [(c.category_id, c.name, c.isthing, c.color) for c in categories] == [
+        (1, "road", False, "#804080"),
+        (3, "sky", False, "#4682b4"),
+        (7, "person", True, "#dc143c"),
+        (9, "car", True, "#00008e"),
+    ]
+
+
+def test_create_project_names_the_file_and_problem_on_bad_taxonomy(db: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"id": 1, "name": "a"}]))
+
+    with pytest.raises(CommandError) as caught:
+        run("create_project", "x", "--mode", "semantic", "--taxonomy", str(bad))
+
+    assert str(caught.value) == f"{bad}: category #1 is missing isthing."
+    assert not Project.objects.exists()
+
+
+def test_create_project_reports_invalid_json_with_its_line(db: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text('[\n{"id": 1,\n}')
+
+    with pytest.raises(CommandError) as caught:
+        run("create_project", "x", "--mode", "semantic", "--taxonomy", str(bad))
+
+    assert str(caught.value).startswith(f"{bad}: line 3: invalid JSON")
+
+
+def test_create_project_refuses_an_existing_slug(db: Any, taxonomy_file: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+
+    with pytest.raises(CommandError, match=r"A project with slug 'roads' already exists\."):
+        run("create_project", "roads", "--mode", "semantic", "--taxonomy", str(taxonomy_file))
+
+
+def test_add_member_creates_the_user_when_asked(db: Any, taxonomy_file: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+
+    output = run(
+        "add_member", "roads", "alice", "--role", "annotator", "--create", "--password", "s3cret-pass"
+    )
+
+    assert output.strip() == "alice is annotator in roads."
+    alice = get_user_model().objects.get(username="alice")
+    assert alice.check_password("s3cret-pass")
+    assert Membership.objects.filter(user=alice, project__slug="roads", role=Role.ANNOTATOR).exists()
+
+
+def test_add_member_without_create_refuses_unknown_users(db: Any, taxonomy_file: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+
+    with pytest.raises(CommandError, match=r"No user 'ghost'\."):
+        run("add_member", "roads", "ghost", "--role", "annotator")
+
+
+def test_import_images_from_a_folder(db: Any, taxonomy_file: Path, tmp_path: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(png_bytes(np.zeros((8, 12, 3), np.uint8)))
+    (folder / "readme.txt").write_text("ignored")
+
+    output = run("import_images", "roads", str(folder), "--batch", "week1")
+
+    assert output.strip() == "Imported 2 images into roads."
+    assert sorted(Image.objects.values_list("file_name", flat=True)) == ["a.png", "b.png"]
+    assert Task.objects.filter(project__slug="roads").count() == 2
+
+
+def test_import_images_from_a_zip(db: Any, taxonomy_file: Path, tmp_path: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("nested/c.png", png_bytes(np.zeros((8, 12, 3), np.uint8)))
+
+    run("import_images", "roads", str(archive))
+
+    assert list(Image.objects.values_list("file_name", flat=True)) == ["c.png"]
+
+
+def test_import_images_refuses_zip_entries_escaping_the_archive(
+    db: Any, taxonomy_file: Path, tmp_path: Path
+) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ok.png", png_bytes(np.zeros((8, 12, 3), np.uint8)))
+        zf.writestr("../../escape.png", png_bytes(np.zeros((8, 12, 3), np.uint8)))
+
+    with pytest.raises(CommandError, match="points outside the archive"):
+        run("import_images", "roads", str(archive))
+    assert not Image.objects.exists()
+
+
+def test_import_images_is_all_or_nothing(db: Any, taxonomy_file: Path, tmp_path: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes(np.zeros((8, 12, 3), np.uint8)))
+    (folder / "b.png").write_bytes(b"broken")
+
+    with pytest.raises(CommandError, match=r"b.png: not an image"):
+        run("import_images", "roads", str(folder))
+    assert not Image.objects.exists()
+
+
+def test_seed_demo_prints_logins_and_is_ready_for_work(db: Any) -> None:
+    output = run("seed_demo", "--password", "demo-pass-1")
+
+    assert "Demo logins (password for all: demo-pass-1)" in output
+    for username in ("manager", "annotator1", "annotator2", "annotator3", "reviewer", "qalead", "client"):
+        assert username in output
+        assert get_user_model().objects.get(username=username).check_password("demo-pass-1")
+    project = Project.objects.get(slug="demo")
+    assert project.mode == Project.Mode.PANOPTIC
+    assert project.taxonomy_versions.get().categories.count() == 19
+    assert project.taxonomy_versions.get().conflict_rules.count() >= 3
+    assert project.images.count() >= 5
+    annotator = get_user_model().objects.get(username="annotator1")
+    assert task_next_for_user(project=project, user=annotator) is not None
+
+
+def test_seed_demo_twice_keeps_one_project(db: Any) -> None:
+    run("seed_demo", "--password", "demo-pass-1")
+
+    output = run("seed_demo", "--password", "demo-pass-2")
+
+    assert "exists" in output
+    assert Project.objects.filter(slug="demo").count() == 1
+    assert get_user_model().objects.get(username="qalead").check_password("demo-pass-2")
