@@ -11,7 +11,7 @@ from annotation.models import Revision
 from core.exceptions import NotFound
 from core.roles import STAFF_ROLES, Role
 from core.storage import blob_read
-from projects.models import Task
+from projects.models import Project, Task
 from projects.selectors import UserLike, task_visibility_filter, user_roles
 
 
@@ -73,3 +73,30 @@ def revision_index_map(*, revision: Revision) -> npt.NDArray[np.uint16]:
     return decode_index_map(
         revision_map_png(revision=revision), expected_shape=(revision.height, revision.width)
     )
+
+
+def release_revisions(*, project: Project) -> list[Revision]:
+    """The revision a release delivers for each image, in image order.
+
+    Per image: its gold reference when there is one (the QA lead's own labelling), otherwise
+    the latest accepted revision of its annotation tasks. Images of calibration batches and
+    images without accepted work are left out.
+    """
+    accepted = (
+        Revision.objects.filter(task__project=project, status=Revision.Status.ACCEPTED)
+        .exclude(task__image__batch__is_calibration=True)
+        .exclude(task__kind=Task.Kind.CALIBRATION)
+        .select_related("task__image", "task__taxonomy", "author")
+        .order_by("task__image_id", "id")
+    )
+    chosen: dict[int, Revision] = {}
+    for revision in accepted:  # by id: a later accepted revision replaces an earlier one
+        current = chosen.get(revision.task.image_id)
+        if (
+            current is not None
+            and current.task.kind == Task.Kind.GOLD
+            and revision.task.kind != Task.Kind.GOLD
+        ):
+            continue
+        chosen[revision.task.image_id] = revision
+    return [chosen[i] for i in sorted(chosen)]

@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("core.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("", include("qa.page_urls")),
     path("", include("frontend.urls")),
 ]

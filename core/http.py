@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponseNotModified
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
@@ -64,3 +66,14 @@ def request_user(request: HttpRequest | Request) -> User:
     if not isinstance(user, User):
         raise NotAuthenticated()
     return user
+
+
+def csv_response(rows: list[list[Any]], *, filename: str) -> HttpResponse:
+    """A CSV download; ``None`` becomes an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -23,7 +23,7 @@ from projects.selectors import (
     user_projects_with_roles,
     user_roles,
 )
-from projects.services import task_next_for_user
+from qa import services as qa_services
 
 
 @login_required
@@ -57,9 +57,9 @@ def task_next(request: HttpRequest, slug: str) -> HttpResponse:
         project = project_get_for_user(user=request.user, slug=slug)
     except NotFound:
         raise Http404 from None
-    if Role.ANNOTATOR not in user_roles(user=request.user, project=project):
+    if not user_roles(user=request.user, project=project) & {Role.ANNOTATOR, Role.QA_LEAD}:
         raise Http404
-    task = task_next_for_user(project=project, user=request_user(request))
+    task = qa_services.task_next(project=project, user=request_user(request))
     if task is None:
         messages.info(request, f"No task is waiting in {project.name} right now.")
         return redirect("queue")

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Max, QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -32,30 +32,10 @@ class ProjectOutput(serializers.Serializer):
     allow_void = serializers.BooleanField()
 
 
-QA_POLICY_FIELDS = (
-    "calibration_threshold",
-    "overlap_share",
-    "gold_share",
-    "peer_review_rate_dominant",
-    "peer_review_rate_rare",
-    "rare_class_share",
-    "stratum_overrides",
-    "senior_qa_share",
-    "gold_pass_iou",
-    "overlap_agreement_threshold",
-    "batch_iou_floor",
-    "batch_agreement_floor",
-    "boundary_ratio",
-    "annotator_gold_feedback",
-)
-
-
 def project_payload(project: Project, roles: frozenset[str]) -> dict[str, Any]:
     data: dict[str, Any] = dict(ProjectOutput(project).data)
     data["roles"] = sorted(roles)
     data["delivery_formats"] = project.delivery_formats
-    if roles & STAFF_ROLES:
-        data["qa_policy"] = {name: getattr(project, name) for name in QA_POLICY_FIELDS}
     return data
 
 
@@ -207,7 +187,8 @@ class ProjectDetailApi(APIView):
     class UpdateSerializer(serializers.ModelSerializer):
         class Meta:
             model = Project
-            fields = ("name", "description", "phase", "allow_void", "delivery_formats", *QA_POLICY_FIELDS)
+            # QA policy fields change through the QA workflow's audited endpoint (qa-policy).
+            fields = ("name", "description", "phase", "allow_void", "delivery_formats")
             extra_kwargs = {name: {"required": False} for name in fields}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A project, with the caller's roles")
@@ -402,24 +383,6 @@ class ImageFileApi(APIView):
 
 
 # --- tasks ---------------------------------------------------------------------------------------
-
-
-class TaskNextApi(APIView):
-    @extend_schema(
-        request=None,
-        responses={200: OpenApiTypes.OBJECT, 204: OpenApiResponse(description="No task is waiting")},
-        summary="Assign and return the caller's next task",
-    )
-    def post(self, request: Request, slug: str) -> Response:
-        project = selectors.project_get_for_user(user=request.user, slug=slug)
-        selectors.require_role(user=request.user, project=project, roles={Role.ANNOTATOR})
-        task = services.task_next_for_user(project=project, user=request_user(request))
-        if task is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        task = task_with_latest(
-            Task.objects.filter(id=task.id).select_related("project", "image", "assignee")
-        ).get()
-        return Response(task_payload(task, user=request.user, latest_revision=latest_of(task)))
 
 
 class TaskListApi(APIView):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -11,6 +13,10 @@ from core.models import TimeStampedModel
 from core.roles import Role
 
 share = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+def random_seed() -> int:
+    return secrets.randbits(62)
 
 
 class Project(TimeStampedModel):
@@ -55,6 +61,8 @@ class Project(TimeStampedModel):
     )
     # Whether annotators see their own scores against gold.
     annotator_gold_feedback = models.BooleanField(default=False)
+    # Seeds every sampling draw of the project, so QA sampling is reproducible and auditable.
+    sampling_seed = models.BigIntegerField(default=random_seed)
 
     def __str__(self) -> str:
         return self.slug
@@ -202,6 +210,11 @@ class Image(TimeStampedModel):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Set by the QA workflow when the image enters production: labelled twice for agreement,
+    # and/or a blind gold honeypot. Annotators never see these flags.
+    planned_at = models.DateTimeField(null=True, blank=True)
+    is_overlap_sample = models.BooleanField(default=False)
+    is_gold_sample = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -7,6 +7,8 @@ so callers cannot probe what exists in other projects.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
@@ -25,7 +27,7 @@ def user_roles(*, user: UserLike, project: Project) -> frozenset[str]:
     )
 
 
-def require_role(*, user: UserLike, project: Project, roles: frozenset[str] | set[str]) -> frozenset[str]:
+def require_role(*, user: UserLike, project: Project, roles: Collection[str]) -> frozenset[str]:
     """Raise Forbidden unless the user holds one of ``roles``; call after a visibility check."""
     held = user_roles(user=user, project=project)
     if not held & set(roles):

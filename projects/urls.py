@@ -12,7 +12,6 @@ urlpatterns = [
         "projects/<slug:slug>/example-images/", apis.ExampleImageListApi.as_view(), name="api-example-images"
     ),
     path("projects/<slug:slug>/images/", apis.ImageListApi.as_view(), name="api-images"),
-    path("projects/<slug:slug>/tasks/next/", apis.TaskNextApi.as_view(), name="api-task-next"),
     path("taxonomies/<int:taxonomy_id>/", apis.TaxonomyDetailApi.as_view(), name="api-taxonomy-version"),
     path(
         "example-images/<int:example_id>/file/",

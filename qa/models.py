@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from annotation.models import Revision
@@ -59,3 +60,161 @@ class QualityReport(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} report of {self.revision} vs {self.reference}"
+
+
+class SamplingDecision(TimeStampedModel):
+    """How routing treated one submission: its stratum, the rate, the draw and the outcome.
+
+    Kept for every routed submission, sampled or not, so sampled coverage per stratum is
+    computed from records, and every draw can be re-checked from the project's seed.
+    """
+
+    class Stratum(models.TextChoices):
+        DOMINANT = "dominant", "Dominant classes"
+        RARE = "rare", "Rare classes"
+
+    revision = models.OneToOneField(Revision, on_delete=models.CASCADE, related_name="sampling")
+    stratum = models.CharField(max_length=16, choices=Stratum.choices)
+    rare_categories = models.JSONField(default=list)
+    rate = models.FloatField()
+    draw = models.FloatField()
+    sampled = models.BooleanField()
+    # Why the submission was sent to review regardless of the draw ("gold_failed", ...).
+    forced_reasons = models.JSONField(default=list)
+
+    @property
+    def to_review(self) -> bool:
+        return self.sampled or bool(self.forced_reasons)
+
+
+class ReviewItem(TimeStampedModel):
+    """A submission waiting in, or decided from, one review queue."""
+
+    class Stage(models.TextChoices):
+        PEER = "peer", "Peer review"
+        SENIOR = "senior", "Senior QA"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        FIXED = "fixed", "Fixed and accepted"
+        OVERTURNED = "overturned", "Overturned by senior QA"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Reason(models.TextChoices):
+        SAMPLED = "sampled", "Sampled"
+        GOLD_FAILED = "gold_failed", "Failed gold"
+        DISAGREEMENT = "disagreement", "Disagreed with overlap partner"
+        REWORK = "rework", "Rework after rejection"
+        SENIOR_SAMPLE = "senior_sample", "Sampled for senior QA"
+        OVERTURN = "overturn", "Senior QA revisits a peer decision"
+
+    task = models.ForeignKey("projects.Task", on_delete=models.CASCADE, related_name="review_items")
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="review_items")
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    stratum = models.CharField(max_length=16, choices=SamplingDecision.Stratum.choices, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="review_items"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["revision", "stage"],
+                condition=models.Q(status="pending"),
+                name="review_item_one_pending_per_stage",
+            )
+        ]
+        indexes = [models.Index(fields=["stage", "status"])]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.stage} review of {self.revision} ({self.status})"
+
+
+class ReviewDecision(TimeStampedModel):
+    """The audit record of one review decision: who, when, what, why. Never edited."""
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        REJECT = "reject", "Reject"
+        FIX_ACCEPT = "fix_accept", "Fix and accept"
+
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="decisions")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_decisions"
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    # The reviewer's own revision for fix-and-accept.
+    fixed_revision = models.ForeignKey(
+        Revision, null=True, blank=True, on_delete=models.PROTECT, related_name="fix_decisions"
+    )
+    # A senior decision that overturns a peer decision points at it.
+    overturns = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overturned_by"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ReviewComment(TimeStampedModel):
+    """A comment pinned to a point or a region of a revision's image."""
+
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="comments")
+    decision = models.ForeignKey(
+        ReviewDecision, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_comments"
+    )
+    text = models.TextField()
+    x = models.FloatField(null=True, blank=True)
+    y = models.FloatField(null=True, blank=True)
+    # A region as a polygon [[x, y], ...] in image pixels.
+    region = models.JSONField(null=True, blank=True)
+    segment_id = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class AuditEvent(TimeStampedModel):
+    """Decisions outside reviews: policy changes, releases to production, batch acceptance."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ClassStatistic(models.Model):
+    """Running totals of labelled pixels and instances per category, over routed submissions.
+
+    They decide which classes are rare (stratified sampling) without rescanning every
+    segment table on each submission.
+    """
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="class_statistics")
+    category_id = models.PositiveIntegerField()
+    pixels = models.PositiveBigIntegerField(default=0)
+    instances = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "category_id"], name="class_statistic_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} category {self.category_id}: {self.pixels} px, {self.instances} instances"

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from annotation.models import Revision
+from core.exceptions import NotFound
 from core.roles import STAFF_ROLES, Role
+from projects.models import Project, Task
 from projects.selectors import UserLike, user_roles
-from qa.models import QualityReport, RevisionMeasurement
+from qa.models import (
+    AuditEvent,
+    QualityReport,
+    ReviewComment,
+    ReviewDecision,
+    ReviewItem,
+    RevisionMeasurement,
+)
 
 
 def quality_reports_for_user(*, user: UserLike, revision: Revision) -> QuerySet[QualityReport]:
@@ -30,3 +42,135 @@ def quality_reports_for_user(*, user: UserLike, revision: Revision) -> QuerySet[
 
 def measurement_of(*, revision: Revision) -> RevisionMeasurement | None:
     return RevisionMeasurement.objects.filter(revision=revision).first()
+
+
+# --- review queues -------------------------------------------------------------------------------
+
+# A claim older than this is stale: another reviewer may take the item.
+CLAIM_TIMEOUT = timedelta(hours=2)
+
+
+def review_queue(*, project: Project, user: UserLike, stage: str) -> QuerySet[ReviewItem]:
+    """Pending items of ``stage`` that ``user`` may decide, oldest first: for peer review,
+    never their own work or an image they labelled; never an item someone else has claimed
+    (until the claim goes stale)."""
+    items = ReviewItem.objects.filter(task__project=project, stage=stage, status=ReviewItem.Status.PENDING)
+    if stage == ReviewItem.Stage.PEER:
+        own_images = Task.objects.filter(project=project, assignee_id=user.pk).values("image_id")
+        items = items.exclude(revision__author_id=user.pk).exclude(task__image_id__in=own_images)
+    stale = timezone.now() - CLAIM_TIMEOUT
+    items = items.filter(Q(reviewer__isnull=True) | Q(reviewer_id=user.pk) | Q(claimed_at__lt=stale))
+    return items.select_related("task__image", "revision__author", "reviewer").order_by("created_at", "id")
+
+
+def review_items_for_user(
+    *, project: Project, user: UserLike, stage: str | None = None
+) -> QuerySet[ReviewItem]:
+    """Review items the user may see: QA leads and managers all of the project; reviewers the
+    peer items in their queue and the ones they claimed or decided; nobody else any."""
+    roles = user_roles(user=user, project=project)
+    items = ReviewItem.objects.filter(task__project=project)
+    if stage:
+        items = items.filter(stage=stage)
+    if not roles & STAFF_ROLES:
+        if Role.REVIEWER not in roles:
+            return items.none()
+        queue = review_queue(project=project, user=user, stage=ReviewItem.Stage.PEER).values("id")
+        items = items.filter(Q(id__in=queue) | Q(reviewer_id=user.pk))
+    return items.select_related("task__image", "revision__author", "reviewer").order_by("-created_at", "-id")
+
+
+def review_item_get_for_user(*, user: UserLike, item_id: int) -> ReviewItem:
+    item = ReviewItem.objects.filter(id=item_id).select_related("task__project").first()
+    if (
+        item is None
+        or not review_items_for_user(project=item.task.project, user=user).filter(id=item.id).exists()
+    ):
+        raise NotFound(f"No review item {item_id}.")
+    return (
+        ReviewItem.objects.select_related("task__project", "task__image", "revision__author", "reviewer")
+        .prefetch_related("decisions__reviewer", "decisions__fixed_revision")
+        .get(id=item.id)
+    )
+
+
+def review_reference(*, item: ReviewItem) -> Revision | None:
+    """What the reviewer compares against: the image's gold, else the other annotator's work."""
+    gold = (
+        Revision.objects.filter(
+            task__image_id=item.task.image_id, task__kind=Task.Kind.GOLD, status=Revision.Status.ACCEPTED
+        )
+        .order_by("-id")
+        .first()
+    )
+    if gold is not None:
+        return gold
+    return (
+        Revision.objects.filter(
+            task__image_id=item.task.image_id,
+            task__kind=Task.Kind.ANNOTATE,
+            status__in=[Revision.Status.SUBMITTED, Revision.Status.ACCEPTED],
+        )
+        .exclude(task_id=item.task_id)
+        .order_by("-id")
+        .first()
+    )
+
+
+def comments_for_revision(*, revision: Revision) -> QuerySet[ReviewComment]:
+    """Comments on a revision and on the earlier revisions of its task (call with a revision
+    the user may see): rework shows what the reviewer asked for."""
+    return (
+        ReviewComment.objects.filter(
+            revision__task_id=revision.task_id, revision__number__lte=revision.number
+        )
+        .select_related("author", "decision")
+        .order_by("created_at", "id")
+    )
+
+
+def audit_trail(*, project: Project, limit: int = 500) -> list[dict[str, object]]:
+    """Review decisions and QA decisions of a project, newest first: who, when, what, why."""
+    events: list[dict[str, object]] = [
+        {
+            "at": d.created_at.isoformat(),
+            "actor": d.reviewer.get_username(),
+            "action": f"{d.item.stage}_{d.decision}" + ("_overturn" if d.overturns_id else ""),
+            "target": f"task {d.item.task_id} revision {d.item.revision.number}",
+            "reason": d.comment,
+            "details": {
+                "review_item": d.item_id,
+                "fixed_revision": d.fixed_revision_id,
+                "overturns": d.overturns_id,
+            },
+        }
+        for d in ReviewDecision.objects.filter(item__task__project=project)
+        .select_related("reviewer", "item__revision")
+        .order_by("-created_at", "-id")[:limit]
+    ]
+    events += [
+        {
+            "at": e.created_at.isoformat(),
+            "actor": e.actor.get_username() if e.actor else None,
+            "action": e.action,
+            "target": e.target,
+            "reason": e.reason,
+            "details": e.details,
+        }
+        for e in AuditEvent.objects.filter(project=project)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    ]
+    events.sort(key=lambda event: str(event["at"]), reverse=True)
+    return events[:limit]
+
+
+def failed_measurements(*, project: Project) -> QuerySet[RevisionMeasurement]:
+    """Submissions that could not be measured (bad data), newest first, for the QA lead."""
+    return (
+        RevisionMeasurement.objects.filter(
+            revision__task__project=project, status=RevisionMeasurement.Status.FAILED
+        )
+        .select_related("revision__task", "revision__author")
+        .order_by("-updated_at")
+    )

@@ -21,6 +21,7 @@ from qa.metrics.counts import (
     SegmentCounts,
     measure_pair,
     sum_counts,
+    with_categories,
 )
 from qa.metrics.drift import mask_drift
 from qa.metrics.instances import PRF, DetectionPRF, MaskAP, detection_prf, mask_ap
@@ -75,4 +76,5 @@ __all__ = [
     "panoptic_quality",
     "prepare_map",
     "sum_counts",
+    "with_categories",
 ]

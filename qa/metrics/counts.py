@@ -24,7 +24,7 @@ counts of many images can be summed (:func:`sum_counts`) and turned into ratios 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -703,4 +703,65 @@ def _concatenate_instances(parts: Sequence[InstanceCounts]) -> InstanceCounts:
         pair_det=cat([p.pair_det + o for p, o in zip(parts, det_offset, strict=True)], np.int64),
         pair_gt=cat([p.pair_gt + o for p, o in zip(parts, gt_offset, strict=True)], np.int64),
         pair_intersection=cat([p.pair_intersection for p in parts], np.int64),
+    )
+
+
+def with_categories(counts: PairCounts, categories: Sequence[CategoryInfo]) -> PairCounts:
+    """The same counts laid out on ``categories``, a superset of ``counts.categories``.
+
+    Counts measured against different taxonomy versions of one project can then be summed:
+    a category a version lacks simply has zero counts there. A category must keep its
+    ``isthing`` across versions (thing and stuff are counted differently).
+    """
+    target = tuple(categories)
+    position = {c.id: i for i, c in enumerate(target)}
+    for category in counts.categories:
+        if category.id not in position:
+            raise MetricsInputError(f"category {category.id} is missing from the target categories")
+        if target[position[category.id]].isthing != category.isthing:
+            raise MetricsInputError(f"category {category.id} changes isthing between taxonomies")
+    if [c.id for c in counts.categories] == [c.id for c in target]:
+        return counts
+    where = np.array([position[c.id] for c in counts.categories], dtype=np.int64)
+    n = len(target)
+
+    def spread(values: NDArray[Any]) -> NDArray[Any]:
+        out = np.zeros(n, dtype=values.dtype)
+        out[where] = values
+        return _frozen(out)
+
+    def spread_segments(segments: SegmentCounts) -> SegmentCounts:
+        return SegmentCounts(
+            tp=spread(segments.tp),
+            fp=spread(segments.fp),
+            fn=spread(segments.fn),
+            iou_sum=spread(segments.iou_sum),
+        )
+
+    pixels = counts.pixels
+    instances = counts.instances
+    remap = where if where.size else np.zeros(0, np.int64)
+    return PairCounts(
+        categories=target,
+        boundary_ratio=counts.boundary_ratio,
+        boundary_width=counts.boundary_width,
+        images=counts.images,
+        pixels=PixelCounts(
+            tp=spread(pixels.tp),
+            fp=spread(pixels.fp),
+            fn=spread(pixels.fn),
+            boundary_intersection=spread(pixels.boundary_intersection),
+            boundary_union=spread(pixels.boundary_union),
+        ),
+        pq=spread_segments(counts.pq),
+        boundary_pq=spread_segments(counts.boundary_pq),
+        instances=replace(
+            instances,
+            gt_category=_frozen(remap[instances.gt_category]),
+            det_category=_frozen(remap[instances.det_category]),
+        ),
+        drift=None
+        if counts.drift is None
+        else DriftCounts(distance_sum=spread(counts.drift.distance_sum), cracks=spread(counts.drift.cracks)),
+        engine_version=counts.engine_version,
     )

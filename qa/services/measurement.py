@@ -1,26 +1,16 @@
-"""The QA workflow's writes: submitting work and measuring it."""
+"""Measuring submitted revisions against gold and against other annotators."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-from django.contrib.auth.models import User
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from annotation.masks import MaskFormatError
 from annotation.models import Revision
 from annotation.selectors import revision_index_map
-from annotation.services import SegmentIn, revision_create, revision_mark_submitted, revision_save_draft
-from core.exceptions import NotFound
-from projects.models import Image, Task
-from projects.selectors import taxonomy_current
-from projects.services import task_transition
+from projects.models import Task
 from qa.metrics import (
     ENGINE_VERSION,
     CategoryInfo,
@@ -32,118 +22,13 @@ from qa.metrics import (
 )
 from qa.metrics.report import dataset_figures
 from qa.models import QualityReport, RevisionMeasurement
-
-
-def _enqueue_measurement(revision: Revision) -> None:
-    from qa.jobs import revision_measure_job
-
-    RevisionMeasurement.objects.get_or_create(revision=revision)
-    transaction.on_commit(partial(revision_measure_job.delay, revision.id))
-
-
-@transaction.atomic
-def revision_submit(
-    *,
-    task: Task,
-    author: User,
-    revision_number: int,
-    index_map: npt.NDArray[np.uint16] | None = None,
-) -> Revision:
-    """Submit draft ``revision_number`` of ``task`` and enqueue its measurement on commit."""
-    locked = Task.objects.select_for_update().select_related("project", "image", "taxonomy").get(id=task.id)
-    revision = locked.revisions.filter(number=revision_number).first()
-    if revision is None:
-        raise NotFound(f"Task {task.id} has no revision {revision_number}.")
-    revision = revision_mark_submitted(task=locked, revision=revision, author=author, index_map=index_map)
-    _enqueue_measurement(revision)
-    return revision
-
-
-@transaction.atomic
-def revision_save(
-    *,
-    task: Task,
-    author: User,
-    png: bytes,
-    segments_raw: Any,
-    parent_number: int | None,
-    submit: bool,
-    source: str = Revision.Source.EDITOR,
-) -> Revision:
-    """Save work as a new revision, and submit it in the same transaction when asked: a
-    submission that fails its rules writes nothing."""
-    revision, index_map = revision_save_draft(
-        task=task,
-        author=author,
-        png=png,
-        segments_raw=segments_raw,
-        parent_number=parent_number,
-        source=source,
-    )
-    if submit:
-        revision = revision_submit(
-            task=task, author=author, revision_number=revision.number, index_map=index_map
-        )
-    return revision
-
-
-@transaction.atomic
-def gold_set(
-    *,
-    image: Image,
-    author: User,
-    index_map: npt.NDArray[np.uint16],
-    segments: Sequence[SegmentIn],
-    source: str = Revision.Source.EDITOR,
-) -> Revision:
-    """Make this map the image's gold reference (a new accepted revision of its gold task),
-    then re-measure the submissions already made on the image against it."""
-    task = (
-        Task.objects.select_for_update()
-        .filter(image=image, kind=Task.Kind.GOLD)
-        .select_related("project", "image", "taxonomy")
-        .first()
-    )
-    if task is None:
-        task = Task.objects.create(
-            project=image.project,
-            image=image,
-            taxonomy=taxonomy_current(project=image.project),
-            kind=Task.Kind.GOLD,
-            assignee=author,
-            status=Task.Status.IN_PROGRESS,
-        )
-    latest = task.revisions.order_by("-number").first()
-    revision = revision_create(
-        task=task,
-        author=author,
-        index_map=index_map,
-        segments=segments,
-        parent_number=latest.number if latest else None,
-        source=source,
-        status=Revision.Status.ACCEPTED,
-    )
-    task_transition(task=task, to=Task.Status.ACCEPTED)
-    submitted = Revision.objects.filter(
-        task__image=image,
-        task__kind__in=[Task.Kind.ANNOTATE, Task.Kind.CALIBRATION],
-        status__in=[Revision.Status.SUBMITTED, Revision.Status.ACCEPTED],
-    )
-    for measured in submitted:
-        RevisionMeasurement.objects.filter(revision=measured).update(
-            status=RevisionMeasurement.Status.PENDING
-        )
-        _enqueue_measurement(measured)
-    return revision
+from qa.services.routing import revision_route
 
 
 def measurement_fail(*, revision_id: int, error: str) -> None:
     RevisionMeasurement.objects.filter(revision_id=revision_id).update(
         status=RevisionMeasurement.Status.FAILED, error=error[:2000], finished_at=timezone.now()
     )
-
-
-# --- measurement -----------------------------------------------------------------------------
 
 
 class BadRevisionData(Exception):
@@ -273,5 +158,6 @@ def revision_measure(*, revision_id: int) -> RevisionMeasurement:
         engine_version=ENGINE_VERSION,
         finished_at=timezone.now(),
     )
+    revision_route(revision_id=revision.id)
     measurement.refresh_from_db()
     return measurement
