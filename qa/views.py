@@ -193,7 +193,14 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     batches = []
     for batch in project.batches.order_by("created_at", "id"):
         row = next((s for s in series if s["batch"] == batch.name), {})
-        batches.append({"batch": batch, "images": batch.images.count(), **row})
+        batches.append(
+            {
+                "batch": batch,
+                "images": batch.images.count(),
+                "agreement_miou": row.get("agreement_miou"),
+                "gold_miou": row.get("gold_miou"),
+            }
+        )
     chart = plots.line_chart(
         [row["batch"] for row in series],
         {

@@ -163,6 +163,7 @@ def test_seed_demo_prints_logins_and_is_ready_for_work(db: Any) -> None:
     assert project.taxonomy_versions.get().categories.count() == 19
     assert project.taxonomy_versions.get().conflict_rules.count() >= 3
     assert project.images.count() >= 5
+    assert project.tasks.filter(kind=Task.Kind.GOLD, status=Task.Status.ACCEPTED).count() == 2
     annotator = get_user_model().objects.get(username="annotator1")
     assert task_next_for_user(project=project, user=annotator) is not None
 

@@ -57,7 +57,12 @@ def world(db: Any, django_capture_on_commit_callbacks: Any) -> World:
         assign(task, users[name])
         with django_capture_on_commit_callbacks(execute=True):
             revision = revision_save(
-                task=task, author=users[name], png=map_png(scene()), segments_raw=SEGMENTS, parent_number=None, submit=True
+                task=task,
+                author=users[name],
+                png=map_png(scene()),
+                segments_raw=SEGMENTS,
+                parent_number=None,
+                submit=True,
             )
         items.append(ReviewItem.objects.get(revision=revision))
     return World(project=project, items=items, users=users)
@@ -118,7 +123,9 @@ def test_annotators_clients_and_outsiders_see_no_review_items(api: Any, world: W
 def test_only_reviewers_decide_peer_items(api: Any, world: World, name: str, status: int) -> None:
     item = world.items[1]
 
-    response = api(world.users[name]).post(f"/api/reviews/{item.id}/decision/", {"decision": "accept"}, format="json")
+    response = api(world.users[name]).post(
+        f"/api/reviews/{item.id}/decision/", {"decision": "accept"}, format="json"
+    )
 
     assert response.status_code == status, response.content
     item.refresh_from_db()
@@ -132,7 +139,9 @@ def test_nobody_reviews_their_own_work(api: Any, world: World) -> None:
     own = world.items[0]
 
     assert own.id not in listed(api, world, "ann1")
-    response = api(world.users["ann1"]).post(f"/api/reviews/{own.id}/decision/", {"decision": "accept"}, format="json")
+    response = api(world.users["ann1"]).post(
+        f"/api/reviews/{own.id}/decision/", {"decision": "accept"}, format="json"
+    )
     assert response.status_code == 404
     own.refresh_from_db()
     assert own.status == "pending"
@@ -141,7 +150,9 @@ def test_nobody_reviews_their_own_work(api: Any, world: World) -> None:
 def test_rejection_needs_a_reason(api: Any, world: World) -> None:
     item = world.items[0]
 
-    response = api(world.users["rev"]).post(f"/api/reviews/{item.id}/decision/", {"decision": "reject"}, format="json")
+    response = api(world.users["rev"]).post(
+        f"/api/reviews/{item.id}/decision/", {"decision": "reject"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["detail"] == "A rejection needs a comment or a pinned comment saying what to fix."
@@ -164,14 +175,18 @@ def test_pins_outside_the_image_are_refused(api: Any, world: World) -> None:
 
 def test_author_sees_comments_on_own_work_and_nobody_else_does(api: Any, world: World) -> None:
     item = world.items[0]
-    review_decide(item=item, reviewer=world.users["rev"], decision="reject", pins=[PinIn(text="fix the kerb", x=3, y=8)])
+    review_decide(
+        item=item, reviewer=world.users["rev"], decision="reject", pins=[PinIn(text="fix the kerb", x=3, y=8)]
+    )
 
     own = api(world.users["ann1"]).get(f"/api/revisions/{item.revision_id}/comments/")
     other = api(world.users["ann2"]).get(f"/api/revisions/{item.revision_id}/comments/")
     client = api(world.users["cli"]).get(f"/api/revisions/{item.revision_id}/comments/")
 
     assert own.status_code == 200
-    assert [(c["text"], c["x"], c["y"], c["decision"]) for c in own.json()] == [("fix the kerb", 3.0, 8.0, "reject")]
+    assert [(c["text"], c["x"], c["y"], c["decision"]) for c in own.json()] == [
+        ("fix the kerb", 3.0, 8.0, "reject")
+    ]
     assert other.status_code == 404
     assert client.status_code == 404
 
@@ -186,7 +201,9 @@ def test_senior_queue_is_for_qa_leads(api: Any, world: World) -> None:
     claimed = api(world.users["lead"]).post("/api/projects/p/reviews/next/?stage=senior")
     assert claimed.status_code == 200
     assert claimed.json()["id"] == senior.id
-    decided = api(world.users["lead"]).post(f"/api/reviews/{senior.id}/decision/", {"decision": "accept"}, format="json")
+    decided = api(world.users["lead"]).post(
+        f"/api/reviews/{senior.id}/decision/", {"decision": "accept"}, format="json"
+    )
     assert decided.status_code == 200
     assert Task.objects.get(id=senior.task_id).status == Task.Status.ACCEPTED
 
@@ -195,10 +212,16 @@ def test_senior_qa_overturns_a_peer_rejection_with_a_reason(api: Any, world: Wor
     item = world.items[0]
     review_decide(item=item, reviewer=world.users["rev"], decision="reject", comment="sky too low")
 
-    denied = api(world.users["rev"]).post(f"/api/reviews/{item.id}/overturn/", {"decision": "accept", "comment": "fine"}, format="json")
-    no_reason = api(world.users["lead"]).post(f"/api/reviews/{item.id}/overturn/", {"decision": "accept"}, format="json")
+    denied = api(world.users["rev"]).post(
+        f"/api/reviews/{item.id}/overturn/", {"decision": "accept", "comment": "fine"}, format="json"
+    )
+    no_reason = api(world.users["lead"]).post(
+        f"/api/reviews/{item.id}/overturn/", {"decision": "accept"}, format="json"
+    )
     done = api(world.users["lead"]).post(
-        f"/api/reviews/{item.id}/overturn/", {"decision": "accept", "comment": "within the kerb rule"}, format="json"
+        f"/api/reviews/{item.id}/overturn/",
+        {"decision": "accept", "comment": "within the kerb rule"},
+        format="json",
     )
 
     assert denied.status_code == 403
@@ -210,11 +233,17 @@ def test_senior_qa_overturns_a_peer_rejection_with_a_reason(api: Any, world: Wor
     assert task.status == Task.Status.ACCEPTED
     overturning = ReviewItem.objects.get(task=task, stage="senior")
     decision = overturning.decisions.get()
-    assert (decision.decision, decision.comment, decision.overturns.decision) == ("accept", "within the kerb rule", "reject")
+    assert decision.overturns is not None
+    assert (decision.decision, decision.comment, decision.overturns.decision) == (
+        "accept",
+        "within the kerb rule",
+        "reject",
+    )
 
 
 @pytest.mark.parametrize(
-    ("name", "status"), [("boss", 200), ("lead", 200), ("rev", 403), ("ann1", 403), ("cli", 403), ("outsider", 404)]
+    ("name", "status"),
+    [("boss", 200), ("lead", 200), ("rev", 403), ("ann1", 403), ("cli", 403), ("outsider", 404)],
 )
 def test_batch_reports_are_for_managers_and_qa_leads(api: Any, world: World, name: str, status: int) -> None:
     json_report = api(world.users[name]).get("/api/projects/p/batches/b1/report/")
@@ -225,12 +254,19 @@ def test_batch_reports_are_for_managers_and_qa_leads(api: Any, world: World, nam
     if status == 200:
         assert json_report.json()["batch"] == "b1"
         assert csv_report["Content-Type"].startswith("text/csv")
-        assert csv_report.content.decode().splitlines()[0] == "section,annotator,category_id,category,metric,value"
+        assert (
+            csv_report.content.decode().splitlines()[0]
+            == "section,annotator,category_id,category,metric,value"
+        )
 
 
-@pytest.mark.parametrize(("name", "status"), [("boss", 200), ("lead", 403), ("rev", 403), ("cli", 403), ("outsider", 404)])
+@pytest.mark.parametrize(
+    ("name", "status"), [("boss", 200), ("lead", 403), ("rev", 403), ("cli", 403), ("outsider", 404)]
+)
 def test_only_managers_change_the_policy(api: Any, world: World, name: str, status: int) -> None:
-    response = api(world.users[name]).patch("/api/projects/p/qa-policy/", {"peer_review_rate_rare": 0.4}, format="json")
+    response = api(world.users[name]).patch(
+        "/api/projects/p/qa-policy/", {"peer_review_rate_rare": 0.4}, format="json"
+    )
 
     assert response.status_code == status
     world.project.refresh_from_db()
@@ -248,7 +284,9 @@ def test_policy_change_is_audited_with_old_and_new_values(api: Any, world: World
 
 
 def test_bad_policy_values_are_refused(api: Any, world: World) -> None:
-    response = api(world.users["boss"]).patch("/api/projects/p/qa-policy/", {"gold_share": 1.5}, format="json")
+    response = api(world.users["boss"]).patch(
+        "/api/projects/p/qa-policy/", {"gold_share": 1.5}, format="json"
+    )
 
     assert response.status_code == 400
     world.project.refresh_from_db()
@@ -257,7 +295,9 @@ def test_bad_policy_values_are_refused(api: Any, world: World) -> None:
 
 @pytest.mark.parametrize(("name", "status"), [("boss", 200), ("lead", 403), ("ann1", 403), ("outsider", 404)])
 def test_only_managers_release_annotators(api: Any, world: World, name: str, status: int) -> None:
-    response = api(world.users[name]).post("/api/projects/p/members/ann2/release/", {"released": True}, format="json")
+    response = api(world.users[name]).post(
+        "/api/projects/p/members/ann2/release/", {"released": True}, format="json"
+    )
 
     assert response.status_code == status
 
@@ -276,6 +316,7 @@ def test_review_pages_follow_the_same_rules(client: Any, world: World) -> None:
     client.force_login(world.users["ann2"])
     assert client.get(f"/reviews/{world.items[0].id}/").status_code == 404
     client.force_login(world.users["lead"])
+    assert client.get("/qa/p/").status_code == 200
     report_page = client.get("/qa/p/batches/b1/")
     assert report_page.status_code == 200
     assert client.get("/qa/p/calibration/").status_code == 200

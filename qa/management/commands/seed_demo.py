@@ -13,10 +13,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from PIL import Image as PILImage
 
+from annotation.services import SegmentIn
 from core.roles import Role
 from projects.demo.scenes import street_scene
 from projects.models import Membership, Project
 from projects.services import images_add, membership_add, project_create, project_update, taxonomy_parse
+from qa.services import gold_set
 
 DEMO_SLUG = "demo"
 DEMO_USERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -29,7 +31,9 @@ DEMO_USERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client", (Role.CLIENT,)),
 )
 DEMO_IMAGES = 8
-TAXONOMY_FILE = Path(__file__).resolve().parents[2] / "demo" / "cityscapes_taxonomy.json"
+# The QA lead's gold reference exists for these demo images (blind honeypots for annotators).
+DEMO_GOLD_IMAGES = (1, 2)
+TAXONOMY_FILE = Path(settings.BASE_DIR) / "projects" / "demo" / "cityscapes_taxonomy.json"
 
 
 def demo_password_file() -> Path:
@@ -58,7 +62,10 @@ class Command(BaseCommand):
             project = Project.objects.filter(slug=DEMO_SLUG).first()
             if project is None:
                 project = self._project(users["manager"])
-                self.stdout.write(f"Created project '{DEMO_SLUG}' with {DEMO_IMAGES} images.")
+                self._gold(project, users["qalead"])
+                self.stdout.write(
+                    f"Created project '{DEMO_SLUG}' with {DEMO_IMAGES} images, gold for {len(DEMO_GOLD_IMAGES)} of them."
+                )
             else:
                 self.stdout.write(f"Project '{DEMO_SLUG}' exists; users and roles checked.")
             for username, roles in DEMO_USERS:
@@ -111,6 +118,17 @@ class Command(BaseCommand):
         ]
         images_add(project=project, files=files, batch_name="batch-1", uploaded_by=manager)
         return project
+
+    def _gold(self, project: Project, lead: Any) -> None:
+        """Gold for a few images, drawn from the same scenes the pictures were rendered from."""
+        for seed in DEMO_GOLD_IMAGES:
+            scene = street_scene(seed, width=1024, height=512)
+            gold_set(
+                image=project.images.get(file_name=f"street_{seed:03d}.png"),
+                author=lead,
+                index_map=scene.index_map,
+                segments=[SegmentIn(id=s.id, category_id=s.category_id) for s in scene.segments],
+            )
 
     def _print_logins(self, password: str) -> None:
         self.stdout.write("")
