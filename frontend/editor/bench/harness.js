@@ -185,21 +185,48 @@ async function paint({ strokes = 6, framesPerStroke = 90, step = 120, brush = 64
   };
 }
 
+async function pipe(bytes, stream) {
+  return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(stream)).arrayBuffer());
+}
+
+/**
+ * Checks a saved PNG outside the timed path: it must decode (browser zlib, via the editor's
+ * codec) to exactly the current map; also reports what CompressionStream("deflate") makes
+ * of the same filtered rows, for comparison with the editor's own deflate.
+ */
+async function verifyPng(png) {
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const idatLength = dv.getUint32(33);
+  const raw = await pipe(png.subarray(41, 41 + idatLength), new DecompressionStream("deflate"));
+  const streamBytes = png.byteLength - idatLength + (await pipe(raw, new CompressionStream("deflate"))).byteLength;
+  const decoded = await editor.codec.decode(png.slice());
+  const want = editor.doc.map.data;
+  let same = decoded.data.length === want.length;
+  for (let i = 0; same && i < want.length; i++) same = decoded.data[i] === want[i];
+  return { decodesToMap: same, streamBytes };
+}
+
 /** First save (full map to the worker), then `repeats` saves each after a short stroke. */
 async function encode(repeats = 5) {
   const first = await editor.encodeMap();
+  const firstCheck = await verifyPng(first.png);
   const runs = [];
   for (let i = 0; i < repeats; i++) {
     await paint({ strokes: 1, framesPerStroke: 10 });
     runs.push(await editor.encodeMap());
   }
+  const last = runs[runs.length - 1];
+  const lastCheck = await verifyPng(last.png);
   const q = (k) => quantile(runs.map((r) => r[k]), 0.5);
+  const runsMs = runs.map((r) => [r.workerMs, r.patchMs, r.filterMs, r.deflateMs, r.rowsEncoded]);
   return {
-    first: { workerMs: first.workerMs, mainThreadMs: first.mainThreadMs, bytes: first.png.byteLength },
-    workerMsP50: q("workerMs"), workerMsMin: Math.min(...runs.map((r) => r.workerMs)),
-    filterMsP50: q("filterMs"), deflateMsP50: q("deflateMs"),
+    runs: runsMs,
+    first: { workerMs: first.workerMs, mainThreadMs: first.mainThreadMs, bytes: first.png.byteLength, streamBytes: firstCheck.streamBytes },
+    workerMsP50: q("workerMs"), workerMsMin: Math.min(...runs.map((r) => r.workerMs)), workerMsMax: Math.max(...runs.map((r) => r.workerMs)),
+    patchMsP50: q("patchMs"), filterMsP50: q("filterMs"), deflateMsP50: q("deflateMs"), rowsEncodedP50: q("rowsEncoded"),
     mainThreadMsP50: q("mainThreadMs"), pixelsSentP50: q("pixelsSent"),
-    bytes: runs[runs.length - 1].png.byteLength,
+    bytes: last.png.byteLength, streamBytes: lastCheck.streamBytes,
+    decodesToMap: firstCheck.decodesToMap && lastCheck.decodesToMap,
   };
 }
 

@@ -12,7 +12,7 @@ import { SaveController, type SaveStatus } from "./io/saveController";
 import { buildKeyBindings, type EditorActions, isTypingTarget, type KeyBinding } from "./input/keymap";
 import { PointerInput } from "./input/pointerInput";
 import { AnnotationDocument } from "./model/document";
-import { LabelMap, TILE_SHIFT } from "./model/labelMap";
+import { LabelMap, MAX_LABEL, TILE_SHIFT } from "./model/labelMap";
 import { SegmentTable } from "./model/segments";
 import type { TaskInfo, Taxonomy } from "./model/taxonomy";
 import { buildColorTable } from "./render/colorTable";
@@ -109,6 +109,7 @@ export class TesseraEditor {
   private readonly markerLayer: HTMLElement;
   private readonly mainLayer: TiledLayer;
   private readonly mainSource: LabelTileSource;
+  private spareLut: Uint32Array = new Uint32Array(MAX_LABEL + 1);
   private readonly tools: Map<ToolId, Tool>;
   private tool: Tool | null;
   private hover: ImagePoint | null = null;
@@ -155,8 +156,8 @@ export class TesseraEditor {
     this.loop = new RenderLoop(() => this.layers());
     this.loop.perf.recording = opts.recordPerf ?? false;
     this.loop.priority = (t) => this.tileVisible(t);
-    this.doc.map.addDirtyListener((a, b, c, d) => {
-      this.mainLayer.markDirty(a, b, c, d);
+    this.doc.map.addDirtyListener((_tx0, _ty0, _tx1, _ty1, x0, y0, x1, y1) => {
+      this.mainLayer.markRect(x0, y0, x1, y1);
       this.loop.request();
     });
     const img = h("img", { className: "tsr-image", src: task.image.url, width, height, alt: task.image.file_name, draggable: "false" });
@@ -324,9 +325,11 @@ export class TesseraEditor {
   // ---- state changes --------------------------------------------------------------
 
   private onTableChange(): void {
+    // Two tables used in turn: a new segment at stroke start must not cost 256 KiB of garbage.
     const old = this.mainSource.lut;
-    const next = buildColorTable(this.doc.table, this.doc.taxonomy);
+    const next = buildColorTable(this.doc.table, this.doc.taxonomy, this.spareLut);
     this.mainSource.lut = next;
+    this.spareLut = old;
     // Only ids that own pixels need a redraw; a brand-new (empty) segment changes nothing on screen.
     const area = this.doc.map.area;
     let redraw = false;

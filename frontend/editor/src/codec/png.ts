@@ -3,9 +3,15 @@
  * PNG spec stores samples. Our own code, not canvas, because canvas decoding goes through
  * 8-bit RGBA and would silently lose ids above 255.
  *
- * Deflate/inflate come from CompressionStream/DecompressionStream("deflate"): that format
- * is zlib (RFC 1950), exactly what IDAT holds, so no JS zlib is shipped.
+ * Encoding label maps (the default) uses the sparse encoder of labelPng.ts, which writes
+ * the deflate stream from the label changes. The general path (any fixed filter, deflated by
+ * CompressionStream) stays for tests and comparisons. Inflate is DecompressionStream
+ * ("deflate" = zlib, RFC 1950, exactly what IDAT holds), so no JS inflater is shipped.
  */
+import { encodeLabelPng } from "./labelPng";
+import { pngFile, SIGNATURE } from "./pngFile";
+
+export { crc32 } from "./pngFile";
 
 export type FilterType = 0 | 1 | 2 | 3 | 4; // None, Sub, Up, Average, Paeth
 /** "auto" picks Sub or Up per row (see filterRowsAuto); fixed types exist for tests and tools. */
@@ -14,7 +20,10 @@ export type FilterChoice = FilterType | "auto";
 export interface EncodeOptions {
   /** Known by the caller from its area table; saves a pass over the map. */
   bitDepth?: 8 | 16;
+  /** A fixed filter (or "auto" with deflater "stream") takes the general path. */
   filter?: FilterChoice;
+  /** "sparse" (default): labelPng.ts; "stream": filterImage + CompressionStream. */
+  deflater?: "sparse" | "stream";
   /** Filled with where the time went (benchmarks). */
   timings?: { filterMs: number; deflateMs: number };
 }
@@ -24,24 +33,6 @@ export interface DecodedGray {
   height: number;
   bitDepth: 8 | 16;
   data: Uint16Array;
-}
-
-const SIGNATURE = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array, crc = 0xffffffff): number {
-  let c = crc;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return c;
 }
 
 async function pipeThrough(bytes: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
@@ -242,68 +233,6 @@ export function filterImage(
   return out;
 }
 
-/**
- * Keeps the filtered scanlines between saves: filtering row y depends on rows y and y-1
- * only, so after a few strokes just the rows of the changed tiles (and the row below
- * each band) are filtered again. Deflate still runs over the whole image (one zlib stream).
- */
-export class IncrementalFilter {
-  private filtered: Uint8Array | null = null;
-  private bitDepth: 8 | 16 = 8;
-
-  constructor(
-    readonly width: number,
-    readonly height: number,
-  ) {}
-
-  /** `rows`: half-open row bands that changed since the last call; null = everything. */
-  update(data: Uint16Array, bitDepth: 8 | 16, rows: Array<[number, number]> | null): Uint8Array {
-    const { width, height } = this;
-    const bpp = bitDepth === 16 ? 2 : 1;
-    if (!this.filtered || bitDepth !== this.bitDepth || rows === null) {
-      this.bitDepth = bitDepth;
-      this.filtered = new Uint8Array((width * bpp + 1) * height);
-      filterRowsAuto(data, width, height, bpp, this.filtered);
-      return this.filtered;
-    }
-    for (const [a, b] of mergeBands(rows, height)) filterRowsAuto(data, width, height, bpp, this.filtered, a, b, false);
-    return this.filtered;
-  }
-}
-
-/** Sorts and merges bands, each grown by the row below (its Up residuals changed too). */
-function mergeBands(rows: Array<[number, number]>, height: number): Array<[number, number]> {
-  const grown = rows.map(([a, b]) => [Math.max(0, a), Math.min(height, b + 1)] as [number, number]).sort((p, q) => p[0] - q[0]);
-  const out: Array<[number, number]> = [];
-  for (const band of grown) {
-    const last = out[out.length - 1];
-    if (last && band[0] <= last[1]) last[1] = Math.max(last[1], band[1]);
-    else out.push(band);
-  }
-  return out;
-}
-
-/** Frames already-filtered scanlines as a PNG (deflate + chunks). */
-export async function pngFromFiltered(
-  filtered: Uint8Array,
-  width: number,
-  height: number,
-  bitDepth: 8 | 16,
-): Promise<Uint8Array> {
-  return assemble(width, height, bitDepth, await zlibDeflate(filtered));
-}
-
-function chunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(body, 8);
-  const crc = crc32(out.subarray(4, 8 + body.length)) ^ 0xffffffff;
-  dv.setUint32(8 + body.length, crc >>> 0);
-  return out;
-}
-
 export function maxValue(data: Uint16Array): number {
   let m = 0;
   for (let i = 0; i < data.length; i++) if (data[i]! > m) m = data[i]!;
@@ -318,35 +247,25 @@ export async function encodeGrayPng(
 ): Promise<Uint8Array> {
   if (data.length !== width * height) throw new Error("pixel count does not match size");
   const bitDepth = opts.bitDepth ?? (maxValue(data) <= 255 ? 8 : 16);
+  const filter = opts.filter ?? "auto";
+  if (filter === "auto" && (opts.deflater ?? "sparse") === "sparse") {
+    const t = { rowsMs: 0, deflateMs: 0, rowsEncoded: 0 };
+    const png = encodeLabelPng(data, width, height, bitDepth, t);
+    if (opts.timings) {
+      opts.timings.filterMs = t.rowsMs;
+      opts.timings.deflateMs = t.deflateMs;
+    }
+    return png;
+  }
   const t0 = performance.now();
-  const filtered = filterImage(data, width, height, bitDepth, opts.filter ?? "auto");
+  const filtered = filterImage(data, width, height, bitDepth, filter);
   const t1 = performance.now();
   const idat = await zlibDeflate(filtered);
   if (opts.timings) {
     opts.timings.filterMs = t1 - t0;
     opts.timings.deflateMs = performance.now() - t1;
   }
-  return assemble(width, height, bitDepth, idat);
-}
-
-function assemble(width: number, height: number, bitDepth: 8 | 16, idat: Uint8Array): Uint8Array {
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, width);
-  dv.setUint32(4, height);
-  ihdr[8] = bitDepth;
-  ihdr[9] = 0; // grayscale
-  ihdr[10] = 0; // deflate
-  ihdr[11] = 0; // adaptive filtering
-  ihdr[12] = 0; // no interlace
-  const parts = [SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return pngFile(width, height, bitDepth, idat);
 }
 
 export class PngFormatError extends Error {}

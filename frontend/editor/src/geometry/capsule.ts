@@ -29,39 +29,54 @@ export function rasterizeCapsule(
   const dy = p1.y - p0.y;
   const len2 = dx * dx + dy * dy;
   const r2 = r * r;
+  const len = Math.sqrt(len2);
+  // Runs for every row of every stamp while painting: no arrays or closures per row.
   for (let y = y0; y <= y1; y++) {
     const yc = y + 0.5;
     let lo = Infinity;
     let hi = -Infinity;
     // End discs.
-    for (const c of [p0, p1]) {
-      const ddy = yc - c.y;
-      const rem = r2 - ddy * ddy;
-      if (rem >= 0) {
-        const h = Math.sqrt(rem);
-        if (c.x - h < lo) lo = c.x - h;
-        if (c.x + h > hi) hi = c.x + h;
-      }
+    let ddy = yc - p0.y;
+    let rem = r2 - ddy * ddy;
+    if (rem >= 0) {
+      const h = Math.sqrt(rem);
+      if (p0.x - h < lo) lo = p0.x - h;
+      if (p0.x + h > hi) hi = p0.x + h;
+    }
+    ddy = yc - p1.y;
+    rem = r2 - ddy * ddy;
+    if (rem >= 0) {
+      const h = Math.sqrt(rem);
+      if (p1.x - h < lo) lo = p1.x - h;
+      if (p1.x + h > hi) hi = p1.x + h;
     }
     // Swept rectangle: 0 ≤ t ≤ 1 along the axis and |perpendicular distance| ≤ r,
-    // both linear in x on this row, so each bounds x by one half-line.
+    // both linear in x on this row, so each bounds x by one half-line: k·u + c ≥ 0 with
+    // u = x - p0.x, giving u ≥ -c/k (k > 0) or u ≤ -c/k (k < 0).
     if (len2 > 0) {
       let a = -Infinity;
       let b = Infinity;
-      const len = Math.sqrt(len2);
+      let empty = false;
       // t(x) = ((x - p0.x)·dx + (yc - p0.y)·dy) / len2 ∈ [0, 1]
       const tc = (yc - p0.y) * dy;
       // perp(x) = ((x - p0.x)·dy - (yc - p0.y)·dx) / len ∈ [-r, r]
       const pc = -(yc - p0.y) * dx;
-      const bounds: Array<[number, number]> = [
-        [dx, tc], // dx·u + tc ≥ 0
-        [-dx, -tc + len2], // len2 - (dx·u + tc) ≥ 0
-        [dy, pc + r * len], // dy·u + pc + r·len ≥ 0
-        [-dy, -pc + r * len], // r·len - (dy·u + pc) ≥ 0
-      ];
-      let empty = false;
-      for (const [k, c] of bounds) {
-        // k·u + c ≥ 0 with u = x - p0.x
+      for (let j = 0; j < 4; j++) {
+        let k: number;
+        let c: number;
+        if (j === 0) {
+          k = dx; // dx·u + tc ≥ 0
+          c = tc;
+        } else if (j === 1) {
+          k = -dx; // len2 - (dx·u + tc) ≥ 0
+          c = -tc + len2;
+        } else if (j === 2) {
+          k = dy; // dy·u + pc + r·len ≥ 0
+          c = pc + r * len;
+        } else {
+          k = -dy; // r·len - (dy·u + pc) ≥ 0
+          c = -pc + r * len;
+        }
         if (k === 0) {
           if (c < 0) empty = true;
         } else if (k > 0) {

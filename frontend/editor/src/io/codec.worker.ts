@@ -2,42 +2,36 @@
 /**
  * PNG encode/decode off the main thread. Buffers arrive and leave as transferables (moved,
  * never structured-clone copied); the map itself is mirrored here and patched by tiles.
+ * The encoder keeps every row's deflate tokens, so a save re-encodes only the rows that a
+ * patch really changed (see codec/labelPng.ts).
  */
-import { decodeGrayPng, IncrementalFilter, pngFromFiltered } from "../codec/png";
+import { LabelPngEncoder } from "../codec/labelPng";
+import { decodeGrayPng } from "../codec/png";
 import type { CodecReply, CodecRequest } from "./codecProtocol";
-import { applyTiles, patchRows } from "./tilePatch";
+import { applyTilesTracked } from "./tilePatch";
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let mirror: Uint16Array | null = null;
-let mirrorW = 0;
-let mirrorH = 0;
-let filter: IncrementalFilter | null = null;
+let encoder: LabelPngEncoder | null = null;
 
 self.onmessage = async (ev: MessageEvent<CodecRequest>) => {
   const req = ev.data;
   const t0 = performance.now();
   try {
     if (req.kind === "encode") {
-      let rows: Array<[number, number]> | null = null;
       if (req.full) {
         mirror = new Uint16Array(req.full);
-        mirrorW = req.width;
-        mirrorH = req.height;
-        filter = new IncrementalFilter(mirrorW, mirrorH);
-      } else if (!mirror || !filter || mirrorW !== req.width || mirrorH !== req.height) {
+        encoder = new LabelPngEncoder(req.width, req.height);
+      } else if (!mirror || !encoder || encoder.width !== req.width || encoder.height !== req.height) {
         throw new Error("codec mirror missing: a full map is needed");
-      } else {
-        rows = req.patch ? patchRows(req.patch, mirrorW, mirrorH) : [];
       }
-      if (req.patch) applyTiles(mirror, mirrorW, mirrorH, req.patch);
-      // Filtering reads the mirror synchronously, before the first await: a later patch
-      // message cannot interleave with it.
-      const t1 = performance.now();
-      const filtered = filter.update(mirror, req.bitDepth, rows);
-      const t2 = performance.now();
-      const png = await pngFromFiltered(filtered, mirrorW, mirrorH, req.bitDepth);
-      const timings = { filterMs: t2 - t1, deflateMs: performance.now() - t2 };
+      const enc = encoder;
+      if (req.patch) applyTilesTracked(mirror, req.width, req.height, req.patch, (y) => enc.rowChanged(y));
+      const patchMs = performance.now() - t0;
+      // Synchronous from patch to PNG: a later patch message cannot interleave with it.
+      const timings = { rowsMs: 0, deflateMs: 0, rowsEncoded: 0 };
+      const png = enc.encode(mirror, req.bitDepth, timings);
       const reply: CodecReply = {
         id: req.id,
         ok: true,
@@ -46,7 +40,10 @@ self.onmessage = async (ev: MessageEvent<CodecRequest>) => {
         pngOffset: png.byteOffset,
         pngLength: png.byteLength,
         ms: performance.now() - t0,
-        ...timings,
+        patchMs,
+        filterMs: timings.rowsMs,
+        deflateMs: timings.deflateMs,
+        rowsEncoded: timings.rowsEncoded,
       };
       self.postMessage(reply, [png.buffer as ArrayBuffer]);
     } else {
@@ -66,7 +63,7 @@ self.onmessage = async (ev: MessageEvent<CodecRequest>) => {
   } catch (e) {
     if (req.kind === "encode") {
       mirror = null;
-      filter = null;
+      encoder = null;
     }
     const reply: CodecReply = { id: req.id, ok: false, error: e instanceof Error ? e.message : String(e) };
     self.postMessage(reply);

@@ -4,16 +4,19 @@
  * the map's dirty notifications), so saving costs the main thread almost nothing.
  */
 import { decodeGrayPng, encodeGrayPng } from "../codec/png";
-import type { LabelMap } from "../model/labelMap";
+import { type LabelMap, TILE_SHIFT } from "../model/labelMap";
 import type { CodecReply, CodecRequest, TilePatch } from "./codecProtocol";
 import { packTiles } from "./tilePatch";
 
 export interface EncodeResult {
   png: Uint8Array;
-  /** Time spent in the worker (filter + deflate + framing). */
+  /** Time spent in the worker (patch + row tokens + deflate + framing). */
   workerMs: number;
+  patchMs: number;
   filterMs: number;
   deflateMs: number;
+  /** Rows tokenized again for this encode (all of them on the first). */
+  rowsEncoded: number;
   /** Main-thread time: collecting changed tiles (or the first full copy) + postMessage. */
   mainThreadMs: number;
   /** Pixels sent to the worker for this encode. */
@@ -33,6 +36,9 @@ type Pending = { resolve: (r: CodecReply) => void; reject: (e: Error) => void };
 interface MapSync {
   map: LabelMap;
   dirty: Uint8Array;
+  /** Per tile, the changed image rows [y0, y1) since the last encode (valid when dirty). */
+  rowsFrom: Int32Array;
+  rowsTo: Int32Array;
   list: number[];
   needsFull: boolean;
 }
@@ -65,15 +71,22 @@ export class CodecClient {
 
   /** Starts tracking which tiles of `map` the worker's mirror lacks. */
   attach(map: LabelMap): void {
-    const s: MapSync = { map, dirty: new Uint8Array(map.tileCount), list: [], needsFull: true };
-    map.addDirtyListener((tx0, ty0, tx1, ty1) => {
+    const n = map.tileCount;
+    const s: MapSync = { map, dirty: new Uint8Array(n), rowsFrom: new Int32Array(n), rowsTo: new Int32Array(n), list: [], needsFull: true };
+    map.addDirtyListener((_tx0, _ty0, _tx1, _ty1, x0, y0, x1, y1) => {
       if (s.needsFull) return;
-      for (let ty = ty0; ty <= ty1; ty++) {
-        for (let tx = tx0; tx <= tx1; tx++) {
+      // The exact changed pixels (the tile range given is grown for outline drawing).
+      for (let ty = y0 >> TILE_SHIFT; ty <= y1 >> TILE_SHIFT; ty++) {
+        for (let tx = x0 >> TILE_SHIFT; tx <= x1 >> TILE_SHIFT; tx++) {
           const t = ty * map.tilesX + tx;
           if (s.dirty[t] === 0) {
             s.dirty[t] = 1;
             s.list.push(t);
+            s.rowsFrom[t] = y0;
+            s.rowsTo[t] = y1 + 1;
+          } else {
+            if (y0 < s.rowsFrom[t]!) s.rowsFrom[t] = y0;
+            if (y1 + 1 > s.rowsTo[t]!) s.rowsTo[t] = y1 + 1;
           }
         }
       }
@@ -98,24 +111,29 @@ export class CodecClient {
     const bitDepth = map.maxLabel() <= 255 ? 8 : 16;
     const t0 = performance.now();
     if (!this.worker) {
-      const timings = { filterMs: 0, deflateMs: 0 };
+      const timings = { filterMs: 0, deflateMs: 0, patchMs: 0 };
       const png = await encodeGrayPng(map.data, map.width, map.height, { bitDepth, timings });
       const ms = performance.now() - t0;
-      return { png, workerMs: ms, mainThreadMs: ms, pixelsSent: 0, ...timings };
+      return { png, workerMs: ms, mainThreadMs: ms, pixelsSent: 0, rowsEncoded: map.height, ...timings };
     }
     let full: Uint16Array | null = null;
     let patch: TilePatch | null = null;
     if (s.needsFull) {
       full = map.data.slice(); // the one full copy; moved to the worker, not cloned
     } else if (s.list.length > 0) {
-      patch = packTiles(map.data, map.width, map.height, s.list);
+      const rows = new Int32Array(2 * s.list.length);
+      s.list.forEach((t, i) => {
+        rows[2 * i] = s.rowsFrom[t]!;
+        rows[2 * i + 1] = s.rowsTo[t]!;
+      });
+      patch = packTiles(map.data, map.width, map.height, s.list, rows);
     }
     for (const t of s.list) s.dirty[t] = 0;
     s.list = [];
     s.needsFull = false;
     const transfer: Transferable[] = [];
     if (full) transfer.push(full.buffer);
-    if (patch) transfer.push(patch.tiles.buffer, patch.pixels.buffer);
+    if (patch) transfer.push(patch.tiles.buffer, patch.rows.buffer, patch.pixels.buffer);
     const pixelsSent = full ? full.length : (patch?.pixels.length ?? 0);
     const id = this.nextId++;
     const promise = this.call(
@@ -134,8 +152,10 @@ export class CodecClient {
     return {
       png: new Uint8Array(reply.png, reply.pngOffset, reply.pngLength),
       workerMs: reply.ms,
+      patchMs: reply.patchMs,
       filterMs: reply.filterMs,
       deflateMs: reply.deflateMs,
+      rowsEncoded: reply.rowsEncoded,
       mainThreadMs,
       pixelsSent,
     };

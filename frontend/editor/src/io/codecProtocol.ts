@@ -2,14 +2,16 @@
  * Messages between the editor and the codec worker.
  *
  * The worker keeps a mirror of the label map. The first save transfers a full copy; later
- * saves transfer only the tiles changed since the previous save (tiles are the unit of
- * encoding too), so a save after a few strokes moves kilobytes, not the whole map.
+ * saves transfer only the tiles changed since the previous save, and of each tile only the
+ * rows that changed, so a save after a few strokes moves kilobytes, not the whole map.
  */
 
 export interface TilePatch {
   /** Tile indices (row-major over the tile grid). */
   tiles: Int32Array<ArrayBuffer>;
-  /** Their pixels, packed tile after tile (each tile w×h of its own size). */
+  /** Per tile, the image rows [y0, y1) sent (the rows that changed): 2 numbers per tile. */
+  rows: Int32Array<ArrayBuffer>;
+  /** Their pixels, packed tile after tile (each tile's sent rows, tile width each). */
   pixels: Uint16Array<ArrayBuffer>;
 }
 
@@ -35,8 +37,13 @@ export type CodecReply =
       pngOffset: number;
       pngLength: number;
       ms: number;
+      /** Receiving the message and applying the tile patch to the mirror. */
+      patchMs: number;
+      /** Tokenizing the changed rows (labelPng.ts), the only part that reads pixels. */
       filterMs: number;
+      /** Huffman coding, bit packing and PNG framing. */
       deflateMs: number;
+      rowsEncoded: number;
     }
   | {
       id: number;

@@ -147,19 +147,19 @@ export class AnnotationDocument {
   strokeTo(p0: Point, p1: Point, radius: number): number {
     const s = this.stroke;
     if (!s) return 0;
-    let changed = 0;
-    const { map, guard } = this;
-    rasterizeCapsule(
-      p0,
-      p1,
-      radius,
-      (y, x0, x1) => {
-        changed += map.writeRowSpan(y, x0, x1, s.value, guard);
-      },
-      map,
-    );
-    return changed;
+    this.strokeChanged = 0;
+    this.strokeValue = s.value;
+    // One dirty report per stamp (its bounding box), not one per row span.
+    this.map.batch(() => rasterizeCapsule(p0, p1, radius, this.writeSpan, this.map));
+    return this.strokeChanged;
   }
+
+  private strokeChanged = 0;
+  private strokeValue = 0;
+  /** The span callback of strokeTo, created once (a closure per stamp would be garbage). */
+  private readonly writeSpan = (y: number, x0: number, x1: number): void => {
+    this.strokeChanged += this.map.writeRowSpan(y, x0, x1, this.strokeValue, this.guard);
+  };
 
   endStroke(): void {
     const s = this.stroke;

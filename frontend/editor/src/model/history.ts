@@ -34,6 +34,8 @@ export class History implements TileWriteObserver {
   private readonly undoStack: HistoryStep[] = [];
   private readonly redoStack: HistoryStep[] = [];
   private pending: Map<number, Uint16Array> | null = null;
+  /** pending.has(tile) as a flat table: asked for every row span a brush writes. */
+  private snapped: Uint8Array = new Uint8Array(0);
   private pendingLabel = "";
   private pendingVersion = 0;
   private totalBytes = 0;
@@ -63,6 +65,7 @@ export class History implements TileWriteObserver {
   begin(label: string): void {
     if (this.pending) this.commit();
     this.pending = new Map();
+    if (this.snapped.length !== this.map.tileCount) this.snapped = new Uint8Array(this.map.tileCount);
     this.pendingLabel = label;
     this.pendingVersion = this.map.version;
     this.map.observer = this;
@@ -70,14 +73,24 @@ export class History implements TileWriteObserver {
 
   beforeTileWrite(tile: number): void {
     const p = this.pending;
-    if (p && !p.has(tile)) p.set(tile, this.map.readTile(tile));
+    if (p && this.snapped[tile] === 0) {
+      this.snapped[tile] = 1;
+      p.set(tile, this.map.readTile(tile));
+    }
+  }
+
+  /** Ends the open step's bookkeeping (commit or rollback). */
+  private close(): Map<number, Uint16Array> | null {
+    const pending = this.pending;
+    this.pending = null;
+    this.map.observer = null;
+    if (pending) for (const tile of pending.keys()) this.snapped[tile] = 0;
+    return pending;
   }
 
   /** Ends the step; a step that changed neither pixels nor table is not kept. */
   commit(table?: { before: SegmentRecord[]; after: SegmentRecord[] }): HistoryStep | null {
-    const pending = this.pending;
-    this.pending = null;
-    this.map.observer = null;
+    const pending = this.close();
     if (!pending) return null;
     const tiles: TilePatch[] = [];
     let bytes = 0;
@@ -108,9 +121,7 @@ export class History implements TileWriteObserver {
 
   /** Abandons the open step, restoring the tiles it touched. */
   rollback(): void {
-    const pending = this.pending;
-    this.pending = null;
-    this.map.observer = null;
+    const pending = this.close();
     if (pending) for (const [tile, before] of pending) this.map.writeTile(tile, before);
   }
 

@@ -26,8 +26,21 @@ export interface TileWriteObserver {
   beforeTileWrite(tile: number): void;
 }
 
-/** Told which tiles changed (inclusive tile ranges), so each layer can redraw them. */
-export type DirtyListener = (tx0: number, ty0: number, tx1: number, ty1: number) => void;
+/**
+ * Told what changed: the tiles (inclusive ranges, covering the changed pixels grown by one,
+ * because the outline view of a pixel depends on its 4 neighbours) and the changed pixels'
+ * bounding box itself (inclusive), so a layer can redraw just that part of a tile.
+ */
+export type DirtyListener = (
+  tx0: number,
+  ty0: number,
+  tx1: number,
+  ty1: number,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+) => void;
 
 export interface TileRect {
   x: number;
@@ -48,6 +61,12 @@ export class LabelMap {
   version = 0;
   observer: TileWriteObserver | null = null;
   private readonly dirtyListeners: DirtyListener[] = [];
+  /** Open batch (see batch()): the union of its changes, reported once at its end. */
+  private batchDepth = 0;
+  private bx0 = 0;
+  private by0 = 0;
+  private bx1 = -1;
+  private by1 = -1;
 
   constructor(width: number, height: number, data?: Uint16Array) {
     if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
@@ -103,19 +122,52 @@ export class LabelMap {
   }
 
   /**
-   * Marks the tiles covering the pixel rectangle (inclusive) as dirty, grown by one pixel
-   * because the outline view of a pixel depends on its 4 neighbours.
+   * Reports the changed pixel rectangle (inclusive) to the dirty listeners, or, inside a
+   * batch, adds it to the batch's rectangle.
    */
   markDirtyRect(x0: number, y0: number, x1: number, y1: number): void {
+    if (this.batchDepth > 0) {
+      if (this.bx1 < this.bx0) {
+        this.bx0 = x0;
+        this.by0 = y0;
+        this.bx1 = x1;
+        this.by1 = y1;
+      } else {
+        if (x0 < this.bx0) this.bx0 = x0;
+        if (y0 < this.by0) this.by0 = y0;
+        if (x1 > this.bx1) this.bx1 = x1;
+        if (y1 > this.by1) this.by1 = y1;
+      }
+      return;
+    }
     const tx0 = Math.max(0, x0 - 1) >> TILE_SHIFT;
     const ty0 = Math.max(0, y0 - 1) >> TILE_SHIFT;
     const tx1 = Math.min(this.width - 1, x1 + 1) >> TILE_SHIFT;
     const ty1 = Math.min(this.height - 1, y1 + 1) >> TILE_SHIFT;
-    for (const l of this.dirtyListeners) l(tx0, ty0, tx1, ty1);
+    for (const l of this.dirtyListeners) l(tx0, ty0, tx1, ty1, x0, y0, x1, y1);
   }
 
   markAllDirty(): void {
-    for (const l of this.dirtyListeners) l(0, 0, this.tilesX - 1, this.tilesY - 1);
+    for (const l of this.dirtyListeners) l(0, 0, this.tilesX - 1, this.tilesY - 1, 0, 0, this.width - 1, this.height - 1);
+  }
+
+  /**
+   * Runs `fn` with dirty reports merged into one bounding box, reported when it returns.
+   * For compact writes (a brush stamp: tens of row spans), not for scattered ones (a fill),
+   * whose bounding box would cover tiles that did not change.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.batchDepth++ === 0) {
+      this.bx0 = 0;
+      this.by0 = 0;
+      this.bx1 = -1;
+      this.by1 = -1;
+    }
+    try {
+      return fn();
+    } finally {
+      if (--this.batchDepth === 0 && this.bx1 >= this.bx0) this.markDirtyRect(this.bx0, this.by0, this.bx1, this.by1);
+    }
   }
 
   private touchRow(y: number, x0: number, x1: number): void {

@@ -19,7 +19,7 @@ function shade(rgb: [number, number, number], index: number): [number, number, n
   return [f(rgb[0]), f(rgb[1]), f(rgb[2])];
 }
 
-export function buildColorTable(table: SegmentTable, taxonomy: Taxonomy, out = new Uint32Array(MAX_LABEL + 1)): Uint32Array {
+export function buildColorTable(table: SegmentTable, taxonomy: Taxonomy, out: Uint32Array = new Uint32Array(MAX_LABEL + 1)): Uint32Array {
   out.fill(0);
   const instanceIndex = new Map<number, number>();
   const colors = new Map(taxonomy.categories.map((c) => [c.id, { rgb: parseColor(c.color), thing: c.isthing }]));
