@@ -10,6 +10,7 @@ api: list[URLPattern | URLResolver] = [
     path("", include("projects.urls")),
     path("", include("annotation.urls")),
     path("", include("qa.urls")),
+    path("", include("deliveries.urls")),
 ]
 
 urlpatterns = [
@@ -17,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("", include("qa.page_urls")),
+    path("", include("deliveries.page_urls")),
     path("", include("frontend.urls")),
 ]

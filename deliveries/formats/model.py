@@ -175,6 +175,9 @@ class Exporter(Protocol):
     @property
     def version(self) -> str: ...
 
+    def check_taxonomy(self, taxonomy: Taxonomy) -> None:
+        """Raise :class:`ExportError` if the format cannot carry this taxonomy."""
+
     def export(
         self,
         images: Iterable[ExportImage],

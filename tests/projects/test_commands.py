@@ -166,6 +166,13 @@ def test_seed_demo_prints_logins_and_is_ready_for_work(db: Any) -> None:
     assert project.tasks.filter(kind=Task.Kind.GOLD, status=Task.Status.ACCEPTED).count() == 2
     annotator = get_user_model().objects.get(username="annotator1")
     assert task_next_for_user(project=project, user=annotator) is not None
+    # the client has a first release to look at: the gold images, in the locked formats
+    from deliveries.models import Release
+
+    release = Release.objects.get(project=project)
+    assert (release.number, release.status) == (1, Release.Status.READY)
+    assert release.formats == ["coco-panoptic", "cityscapes"]
+    assert len(release.revision_ids) == 2
 
 
 def test_seed_demo_twice_keeps_one_project(db: Any) -> None:
@@ -175,4 +182,5 @@ def test_seed_demo_twice_keeps_one_project(db: Any) -> None:
 
     assert "exists" in output
     assert Project.objects.filter(slug="demo").count() == 1
+    assert Project.objects.get(slug="demo").releases.count() == 1
     assert get_user_model().objects.get(username="qalead").check_password("demo-pass-2")

@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 
 from annotation.services import SegmentIn
 from core.roles import Role
+from deliveries.services import release_build, release_create
 from projects.demo.scenes import street_scene
 from projects.models import Membership, Project
 from projects.services import images_add, membership_add, project_create, project_update, taxonomy_parse
@@ -60,9 +61,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self._users(password)
             project = Project.objects.filter(slug=DEMO_SLUG).first()
+            project_created = project is None
             if project is None:
                 project = self._project(users["manager"])
                 self._gold(project, users["qalead"])
+                release = release_create(project=project, by=users["manager"], enqueue=False)
                 self.stdout.write(
                     f"Created project '{DEMO_SLUG}' with {DEMO_IMAGES} images, gold for {len(DEMO_GOLD_IMAGES)} of them."
                 )
@@ -74,6 +77,10 @@ class Command(BaseCommand):
             Membership.objects.filter(project=project, role=Role.ANNOTATOR).update(
                 released_to_production=True
             )
+        if project_created:
+            # Built after the commit, as a worker would: the client has a release to look at.
+            release_build(release_id=release.id)
+            self.stdout.write(f"Built release {release.number} of the gold images for the client.")
         self._print_logins(password)
 
     def _stored_password(self) -> str:
