@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -169,26 +167,14 @@ class ImportListApi(APIView):
             author = get_user_model().objects.filter(username=values["author"]).first()
             if author is None:
                 raise ValidationFailed(f"No user {values['author']!r}.")
-        by = request_user(request)
-        services.import_check_request(
-            project=project, by=by, fmt=values["format"], mode=values["mode"], author=author
+        run = services.import_run_from_upload(
+            project=project,
+            by=request_user(request),
+            fmt=values["format"],
+            mode=values["mode"],
+            upload=values["file"],
+            author=author,
         )
-        upload = values["file"]
-        name = PurePosixPath((upload.name or "upload").replace("\\", "/")).name or "upload"
-        with tempfile.TemporaryDirectory(prefix="tessera-upload-") as tmp:
-            path = Path(tmp) / name
-            with open(path, "wb") as handle:
-                for chunk in upload.chunks():
-                    handle.write(chunk)
-            run = services.import_run_execute(
-                project=project,
-                by=by,
-                fmt=values["format"],
-                mode=values["mode"],
-                source=path,
-                source_name=name,
-                author=author,
-            )
         run = selectors.import_run_get_for_user(user=request.user, run_id=run.id)
         return Response(ImportRunOutput(run).data, status=status.HTTP_201_CREATED)
 

@@ -4,9 +4,6 @@ service or selector, and render; pages answer 404 to anyone who may not see them
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Collection
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django import forms
@@ -23,19 +20,8 @@ from deliveries import selectors, services
 from deliveries.formats import FORMATS
 from deliveries.models import ImportRun, Release, ReleaseDecision
 from projects.models import Project
-from projects.selectors import project_get_for_user, user_roles
-
-
-def _project(request: HttpRequest, slug: str, roles: Collection[str]) -> tuple[Project, frozenset[str]]:
-    """The project if the user holds one of ``roles`` in it; 404 otherwise (no existence leak)."""
-    try:
-        project = project_get_for_user(user=request.user, slug=slug)
-    except NotFound:
-        raise Http404 from None
-    held = user_roles(user=request.user, project=project)
-    if not held & set(roles):
-        raise Http404
-    return project, held
+from projects.pages import project_for_page
+from projects.selectors import user_roles
 
 
 def _release_rows(releases: list[Release]) -> list[dict[str, Any]]:
@@ -73,7 +59,7 @@ class NewReleaseForm(forms.Form):
 
 @login_required
 def releases(request: HttpRequest, slug: str) -> HttpResponse:
-    project, roles = _project(request, slug, selectors.RELEASE_ROLES)
+    project, roles = project_for_page(request, slug, selectors.RELEASE_ROLES)
     is_manager = Role.MANAGER in roles
     form = NewReleaseForm(request.POST or None, project=project)
     if request.method == "POST":
@@ -104,6 +90,7 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
             "is_manager": is_manager,
             "is_staff": bool(roles & STAFF_ROLES),
             "is_client": Role.CLIENT in roles,
+            "offers_coco": "coco" in (project.delivery_formats or FORMATS),
         },
     )
 
@@ -185,28 +172,20 @@ class ImportForm(forms.Form):
 
 @login_required
 def imports(request: HttpRequest, slug: str) -> HttpResponse:
-    project, roles = _project(request, slug, STAFF_ROLES)
+    project, roles = project_for_page(request, slug, STAFF_ROLES)
     form = ImportForm(request.POST or None, request.FILES or None, project=project)
     problems: list[dict[str, str]] = []
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
-        upload = values["file"]
-        name = PurePosixPath((upload.name or "upload").replace("\\", "/")).name or "upload"
         try:
-            with tempfile.TemporaryDirectory(prefix="tessera-upload-") as tmp:
-                path = Path(tmp) / name
-                with open(path, "wb") as handle:
-                    for chunk in upload.chunks():
-                        handle.write(chunk)
-                run = services.import_run_execute(
-                    project=project,
-                    by=request_user(request),
-                    fmt=values["format"],
-                    mode=values["mode"],
-                    source=path,
-                    source_name=name,
-                    author=values["author"],
-                )
+            run = services.import_run_from_upload(
+                project=project,
+                by=request_user(request),
+                fmt=values["format"],
+                mode=values["mode"],
+                upload=values["file"],
+                author=values["author"],
+            )
         except services.ImportRefused as refused:
             messages.error(request, refused.message)
             problems = [p.as_dict() for p in refused.problems]

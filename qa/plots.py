@@ -27,11 +27,14 @@ def bar_chart(
     threshold: float | None = None,
     title: str = "",
     maximum: float = 1.0,
+    texts: Sequence[str] | None = None,
+    fill: str | None = None,
 ) -> str:
-    """Horizontal bars, one per row, with an optional dashed threshold line."""
+    """Horizontal bars, one per row, with an optional dashed threshold line. ``texts`` label
+    the bars instead of their values; ``fill`` is one neutral colour instead of red to green."""
     label_width, bar_width, row_height = 130, 320, 18
     height = 28 + row_height * len(rows) + 18
-    width = label_width + bar_width + 60
+    width = label_width + bar_width + (120 if texts is not None else 60)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
@@ -46,11 +49,14 @@ def bar_chart(
             parts.append(f'<text x="{label_width + 4}" y="{y + 12}" {FONT} fill="#888">n/a</text>')
             continue
         length = bar_width * min(max(value / maximum, 0.0), 1.0)
-        fill = _colour(value / maximum) if threshold is None or value >= threshold else "rgb(220,60,70)"
-        parts.append(
-            f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="{row_height - 5}" fill="{fill}"/>'
+        colour = fill or (
+            _colour(value / maximum) if threshold is None or value >= threshold else "rgb(220,60,70)"
         )
-        parts.append(f'<text x="{label_width + length + 4:.1f}" y="{y + 12}" {FONT}>{value:.3f}</text>')
+        parts.append(
+            f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="{row_height - 5}" fill="{colour}"/>'
+        )
+        text = escape(texts[index]) if texts is not None else f"{value:.3f}"
+        parts.append(f'<text x="{label_width + length + 4:.1f}" y="{y + 12}" {FONT}>{text}</text>')
     if threshold is not None:
         x = label_width + bar_width * min(max(threshold / maximum, 0.0), 1.0)
         bottom = 24 + row_height * len(rows)

@@ -5,7 +5,6 @@ selector, and render; every rule lives in the services."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from typing import Any
 
 from django import forms
@@ -22,21 +21,10 @@ from core.exceptions import ApplicationError, NotFound
 from core.http import csv_response, request_user
 from core.roles import STAFF_ROLES, Role
 from projects.models import Batch, Project
-from projects.selectors import project_get_for_user, user_projects_with_roles, user_roles
+from projects.pages import project_for_page
+from projects.selectors import user_projects_with_roles, user_roles
 from qa import plots, reports, selectors, services
 from qa.models import ReviewItem
-
-
-def _project(request: HttpRequest, slug: str, roles: Collection[str]) -> tuple[Project, frozenset[str]]:
-    """The project if the user holds one of ``roles`` in it; 404 otherwise (no existence leak)."""
-    try:
-        project = project_get_for_user(user=request.user, slug=slug)
-    except NotFound:
-        raise Http404 from None
-    held = user_roles(user=request.user, project=project)
-    if not held & set(roles):
-        raise Http404
-    return project, held
 
 
 def _batch(project: Project, name: str) -> Batch:
@@ -77,7 +65,7 @@ def review_queues(request: HttpRequest) -> HttpResponse:
 def review_next(request: HttpRequest, slug: str) -> HttpResponse:
     stage = request.POST.get("stage", ReviewItem.Stage.PEER)
     roles = {Role.QA_LEAD} if stage == ReviewItem.Stage.SENIOR else {Role.REVIEWER, Role.QA_LEAD}
-    project, _ = _project(request, slug, roles)
+    project, _ = project_for_page(request, slug, roles)
     item = services.review_claim_next(project=project, user=request_user(request), stage=stage)
     if item is None:
         messages.info(request, f"The {stage} queue of {project.name} is empty.")
@@ -188,7 +176,7 @@ def review_item(request: HttpRequest, item_id: int) -> HttpResponse:
 
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    project, roles = _project(request, slug, STAFF_ROLES)
+    project, roles = project_for_page(request, slug, STAFF_ROLES)
     series = reports.agreement_over_batches(project=project)
     batches = []
     for batch in project.batches.order_by("created_at", "id"):
@@ -244,7 +232,7 @@ def _annotator_heatmap(report: dict[str, Any], *, metric: str, title: str, thres
 
 @login_required
 def calibration(request: HttpRequest, slug: str) -> HttpResponse:
-    project, roles = _project(request, slug, STAFF_ROLES)
+    project, roles = project_for_page(request, slug, STAFF_ROLES)
     if request.method == "POST":
         try:
             if "release" in request.POST or "recall" in request.POST:
@@ -313,7 +301,7 @@ def calibration(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpResponse:
-    project, roles = _project(request, slug, STAFF_ROLES)
+    project, roles = project_for_page(request, slug, STAFF_ROLES)
     batch = _batch(project, batch_name)
     if request.method == "POST":
         report = reports.batch_report(project=project, batch=batch)
@@ -391,7 +379,7 @@ class PolicyForm(forms.ModelForm[Project]):
 
 @login_required
 def policy(request: HttpRequest, slug: str) -> HttpResponse:
-    project, roles = _project(request, slug, STAFF_ROLES)
+    project, roles = project_for_page(request, slug, STAFF_ROLES)
     editable = Role.MANAGER in roles
     form = PolicyForm(request.POST or None, instance=project)
     if request.method == "POST":

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from core.roles import Role
 from projects.models import Project, Task
 from projects.services import images_add, membership_add, project_create, taxonomy_parse
-from tests.helpers import png_bytes
+from tests.helpers import USER_PASSWORD, png_bytes
 
 # Four categories: two stuff, two things; ids chosen non-contiguous on purpose.
 TAXONOMY: list[dict[str, Any]] = [
@@ -34,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def password(user: User, create: bool, extracted: Any, **kwargs: Any) -> None:
-        user.set_password(extracted or "pw-for-tests-1")
+        user.set_password(extracted or USER_PASSWORD)
         if create:
             user.save(update_fields=["password"])
 

@@ -34,6 +34,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -594,3 +595,26 @@ def import_run_execute(
             raise ImportRefused(run, [problem]) from None
     run.refresh_from_db()
     return run
+
+
+def import_run_from_upload(
+    *,
+    project: Project,
+    by: User,
+    fmt: str,
+    mode: str,
+    upload: UploadedFile,
+    author: User | None = None,
+) -> ImportRun:
+    """``import_run_execute`` on an uploaded file (a zip or a JSON), spooled to a temporary
+    folder under its base name so that error messages name the file the user sent."""
+    import_check_request(project=project, by=by, fmt=fmt, mode=mode, author=author)
+    name = PurePosixPath((upload.name or "upload").replace("\\", "/")).name or "upload"
+    with tempfile.TemporaryDirectory(prefix="tessera-upload-") as tmp:
+        path = Path(tmp) / name
+        with open(path, "wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        return import_run_execute(
+            project=project, by=by, fmt=fmt, mode=mode, source=path, source_name=name, author=author
+        )

@@ -21,9 +21,6 @@ from django.utils.safestring import mark_safe
 
 from qa import plots
 
-FONT = 'font-family="system-ui, sans-serif" font-size="11"'
-
-
 # --- class distribution, counted from the maps -------------------------------------------------------
 
 
@@ -191,29 +188,12 @@ def generic_html(value: Any, *, names: Mapping[str, str] | None = None) -> str:
 
 def share_bars(rows: Sequence[tuple[str, float | None, str]], *, title: str) -> str:
     """Neutral horizontal bars of shares in [0, 1], each labelled with its own text."""
-    label_width, bar_width, row_height = 130, 320, 18
-    height = 28 + row_height * len(rows) + 8
-    width = label_width + bar_width + 120
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-        f'<text x="0" y="14" {FONT} font-weight="600">{escape(title)}</text>',
-    ]
-    for index, (label, share, text) in enumerate(rows):
-        y = 24 + index * row_height
-        parts.append(
-            f'<text x="{label_width - 6}" y="{y + 12}" text-anchor="end" {FONT}>{escape(label)}</text>'
-        )
-        if share is None:
-            parts.append(f'<text x="{label_width + 4}" y="{y + 12}" {FONT} fill="#888">n/a</text>')
-            continue
-        length = bar_width * min(max(share, 0.0), 1.0)
-        parts.append(
-            f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="{row_height - 5}" fill="#2f6fed"/>'
-        )
-        parts.append(f'<text x="{label_width + length + 4:.1f}" y="{y + 12}" {FONT}>{escape(text)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return plots.bar_chart(
+        [(label, share) for label, share, _ in rows],
+        title=title,
+        texts=[text for _, _, text in rows],
+        fill="#2f6fed",
+    )
 
 
 _PER_CLASS = (

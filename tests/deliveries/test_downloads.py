@@ -160,6 +160,7 @@ def test_the_release_api_answers_the_whole_release(release: Release, api: Any) -
         "status": "ready",
         "formats": ["png", "coco"],
         "include_images": False,
+        "coco_polygons": False,
         "images": 1,
         "created_by": "manager",
         "created_at": body["created_at"],

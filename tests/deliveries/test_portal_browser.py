@@ -14,19 +14,10 @@ import pytest
 from deliveries.models import Release, ReleaseDecision
 from deliveries.services import release_build, release_create
 from tests.deliveries.support import accept_work, project_with_members, scene, user
+from tests.helpers import sign_in
 
 # The live server runs in a thread of this process; Playwright's sync API runs an event loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's password
-
-
-def sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Sign out")
 
 
 @pytest.mark.browser

@@ -23,12 +23,12 @@ from PIL import Image
 
 from core.roles import Role
 from tests.factories import make_project
+from tests.helpers import USER_PASSWORD
 
 # The live server runs in a thread of this process; Playwright's sync API runs an event loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 BUNDLE = Path(__file__).resolve().parents[2] / "frontend" / "static" / "editor" / "editor.js"
-PASSWORD = "pw-for-tests-1"  # tests.factories.UserFactory's password
 WIDTH, HEIGHT = 120, 80
 STROKE = [(12.0, 40.0), (55.0, 46.0)]  # image coordinates
 POLYGON = [(70.0, 18.0), (110.0, 25.0), (104.0, 70.0), (76.0, 61.0)]
@@ -94,7 +94,7 @@ def test_annotator_paints_saves_reloads_and_submits(
     # When they sign in and take the next task
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", "ann")
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", USER_PASSWORD)
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/queue/")
     page.click("#next-task-e2e")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,9 @@ import pytest
 
 from deliveries.models import Release
 from tests.deliveries.support import accept_work, project_with_members, scene, user
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate: Any, timeout: float = 90.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_the_worker_builds_a_release_asked_for_through_the_api(
@@ -51,7 +42,7 @@ def test_the_worker_builds_a_release_asked_for_through_the_api(
         return progress["status"] in ("ready", "failed")
 
     log = Path(celery_worker["log"])
-    assert wait_for(ready), f"the release was not built; worker log:\n{log.read_text()[-3000:]}"
+    assert wait_for(ready, timeout=90), f"the release was not built; worker log:\n{log.read_text()[-3000:]}"
     assert seen[-1]["status"] == "ready", seen[-1]
     assert seen[-1]["done"] == seen[-1]["total"] > 0
     assert "release_build_job[" in log.read_text()  # built in the worker process, not in this one

@@ -4,7 +4,6 @@ over Redis, on PostgreSQL, and the job writes its rows."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,10 @@ from annotation.services import SegmentIn
 from qa.models import QualityReport, RevisionMeasurement
 from qa.services import gold_set
 from tests.factories import STANDARD_MEMBERS, assign, make_project
-from tests.helpers import map_png
+from tests.helpers import map_png, wait_for
 
 pytestmark = pytest.mark.integration
 H, W = 64, 96
-
-
-def wait_for(predicate: Any, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_submission_is_measured_by_the_worker(celery_worker: dict[str, str], api: Any) -> None:

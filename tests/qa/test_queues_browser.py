@@ -14,20 +14,11 @@ from projects.models import Project, Task
 from qa.models import ReviewDecision, ReviewItem
 from qa.services import revision_save
 from tests.factories import assign, make_project
-from tests.helpers import map_png
+from tests.helpers import map_png, sign_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 H, W = 48, 64
 SEGMENTS = [{"id": 1, "category_id": 3}, {"id": 2, "category_id": 1}]
-PASSWORD = "pw-for-tests-1"
-
-
-def sign_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Projects")
 
 
 @pytest.fixture
