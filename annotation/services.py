@@ -250,7 +250,10 @@ def _require_editable_by(task: Task, user: User) -> None:
     if task.assignee_id != user.pk:
         raise Forbidden(f"Task {task.id} is assigned to someone else; only its assignee saves work on it.")
     if task.status not in Task.EDITABLE_STATUSES:
-        raise Conflict(f"Task {task.id} is {task.status}; it cannot be edited now.")
+        raise Conflict(
+            f"Task {task.id} is {task.status}; it cannot be edited now.",
+            extra={"code": "task_not_editable", "task_status": task.status},
+        )
 
 
 @transaction.atomic
