@@ -118,7 +118,7 @@ class RevisionQualityApi(APIView):
     )
     def get(self, request: Request, revision_id: int) -> Response:
         revision = revision_get_for_user(user=request.user, revision_id=revision_id)
-        measurement = selectors.measurement_of(revision=revision)
+        measurement = selectors.measurement_for_user(user=request.user, revision=revision)
         reports = selectors.quality_reports_for_user(user=request.user, revision=revision)
         return Response(
             {
@@ -131,6 +131,7 @@ class RevisionQualityApi(APIView):
                     "attempts": measurement.attempts,
                     "engine_version": measurement.engine_version,
                     "finished_at": measurement.finished_at.isoformat() if measurement.finished_at else None,
+                    "reference_failures": measurement.reference_failures,
                 },
                 "reports": [
                     {

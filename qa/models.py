@@ -19,8 +19,13 @@ class RevisionMeasurement(TimeStampedModel):
 
     revision = models.OneToOneField(Revision, on_delete=models.CASCADE, related_name="measurement")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # Why measuring failed, in words a QA lead can act on (bad data), or the last transient error.
+    # Why measuring failed, in words a QA lead can act on (bad data), or the last transient
+    # error with its attempt number while the job is still retrying. Staff only: it can name
+    # other revisions and storage keys.
     error = models.TextField(blank=True)
+    # References that could not be measured although the submission could:
+    # [{"reference_revision_id", "kind", "error"}]. The measurement is still done.
+    reference_failures = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     engine_version = models.CharField(max_length=32, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -108,6 +113,7 @@ class ReviewItem(TimeStampedModel):
         DISAGREEMENT = "disagreement", "Disagreed with overlap partner"
         REWORK = "rework", "Rework after rejection"
         SENIOR_SAMPLE = "senior_sample", "Sampled for senior QA"
+        UNMEASURED = "unmeasured", "Could not be measured"
         OVERTURN = "overturn", "Senior QA revisits a peer decision"
 
     task = models.ForeignKey("projects.Task", on_delete=models.CASCADE, related_name="review_items")

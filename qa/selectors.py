@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -42,6 +44,43 @@ def quality_reports_for_user(*, user: UserLike, revision: Revision) -> QuerySet[
 
 def measurement_of(*, revision: Revision) -> RevisionMeasurement | None:
     return RevisionMeasurement.objects.filter(revision=revision).first()
+
+
+# What everyone but staff reads when a measurement failed: the stored reason can name other
+# annotators' revisions and storage keys.
+MEASUREMENT_FAILED_MESSAGE = "This submission could not be measured; the QA lead can see why."
+
+
+@dataclass(frozen=True)
+class MeasurementView:
+    """A measurement as one user may see it (``error`` and reference failures are staff only)."""
+
+    status: str
+    error: str
+    attempts: int
+    engine_version: str
+    finished_at: datetime | None
+    reference_failures: list[dict[str, Any]]
+
+
+def measurement_for_user(*, user: UserLike, revision: Revision) -> MeasurementView | None:
+    """The measurement of a revision the user may see; call with such a revision."""
+    measurement = measurement_of(revision=revision)
+    if measurement is None:
+        return None
+    if user_roles(user=user, project=revision.task.project) & STAFF_ROLES:
+        error, failures = measurement.error, list(measurement.reference_failures)
+    else:
+        failed = measurement.status == RevisionMeasurement.Status.FAILED
+        error, failures = (MEASUREMENT_FAILED_MESSAGE if failed else ""), []
+    return MeasurementView(
+        status=measurement.status,
+        error=error,
+        attempts=measurement.attempts,
+        engine_version=measurement.engine_version,
+        finished_at=measurement.finished_at,
+        reference_failures=failures,
+    )
 
 
 # --- review queues -------------------------------------------------------------------------------
@@ -166,11 +205,11 @@ def audit_trail(*, project: Project, limit: int = 500) -> list[dict[str, object]
 
 
 def failed_measurements(*, project: Project) -> QuerySet[RevisionMeasurement]:
-    """Submissions that could not be measured (bad data), newest first, for the QA lead."""
+    """Submissions that could not be measured (bad data), or not against every reference,
+    newest first, for the QA lead."""
     return (
-        RevisionMeasurement.objects.filter(
-            revision__task__project=project, status=RevisionMeasurement.Status.FAILED
-        )
+        RevisionMeasurement.objects.filter(revision__task__project=project)
+        .filter(Q(status=RevisionMeasurement.Status.FAILED) | Q(reference_failures__0__isnull=False))
         .select_related("revision__task", "revision__author")
-        .order_by("-updated_at")
+        .order_by("-updated_at", "-id")
     )

@@ -148,7 +148,7 @@ def review_item(request: HttpRequest, item_id: int) -> HttpResponse:
         "reviewItemId": item.id,
     }
     comments = selectors.comments_for_revision(revision=item.revision)
-    measurement = selectors.measurement_of(revision=item.revision)
+    measurement = selectors.measurement_for_user(user=request.user, revision=item.revision)
     quality = selectors.quality_reports_for_user(user=request.user, revision=item.revision)
     return render(
         request,

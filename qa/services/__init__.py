@@ -1,7 +1,13 @@
 """The QA workflow's writes, by subject."""
 
 from qa.services.batches import POLICY_FIELDS, batch_decide, policy_update
-from qa.services.measurement import measurement_fail, measurement_references, revision_measure
+from qa.services.measurement import (
+    measurement_fail,
+    measurement_give_up,
+    measurement_note_retry,
+    measurement_references,
+    revision_measure,
+)
 from qa.services.production import (
     annotator_release,
     audit,
@@ -33,6 +39,8 @@ __all__ = [
     "gold_set",
     "images_plan",
     "measurement_fail",
+    "measurement_give_up",
+    "measurement_note_retry",
     "measurement_references",
     "pins_parse",
     "policy_update",

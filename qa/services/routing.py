@@ -18,7 +18,7 @@ from annotation.models import Revision
 from annotation.services import revision_set_status
 from projects.models import Project, Task
 from projects.services import task_transition
-from qa.models import ClassStatistic, QualityReport, ReviewItem, SamplingDecision
+from qa.models import ClassStatistic, QualityReport, ReviewItem, RevisionMeasurement, SamplingDecision
 
 RARE = SamplingDecision.Stratum.RARE
 DOMINANT = SamplingDecision.Stratum.DOMINANT
@@ -71,9 +71,14 @@ def rare_categories(*, project: Project, category_ids: Iterable[int], isthing: d
 
 
 def forced_review_reasons(*, revision: Revision) -> list[str]:
-    """Reasons to review regardless of sampling: failed gold, disagreement, rework."""
+    """Reasons to review regardless of sampling: not measurable, failed gold, disagreement,
+    rework."""
     project = revision.task.project
     reasons: list[str] = []
+    if RevisionMeasurement.objects.filter(
+        revision=revision, status=RevisionMeasurement.Status.FAILED
+    ).exists():
+        reasons.append(ReviewItem.Reason.UNMEASURED)
     reports = QualityReport.objects.filter(revision=revision, boundary_ratio=project.boundary_ratio)
     for report in reports.filter(kind=QualityReport.Kind.GOLD):
         ious = [v for v in report.summary["class_iou"].values() if v is not None]

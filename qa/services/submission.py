@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.models import Revision
 from annotation.services import (
@@ -27,10 +28,15 @@ from qa.models import RevisionMeasurement
 
 
 def _enqueue_measurement(revision: Revision) -> None:
+    RevisionMeasurement.objects.get_or_create(revision=revision)
+    measurement_enqueue(revision_id=revision.id)
+
+
+def measurement_enqueue(*, revision_id: int) -> None:
+    """Run the measurement job once the current transaction commits (at once outside one)."""
     from qa.jobs import revision_measure_job
 
-    RevisionMeasurement.objects.get_or_create(revision=revision)
-    transaction.on_commit(partial(revision_measure_job.delay, revision.id))
+    transaction.on_commit(partial(revision_measure_job.delay, revision_id))
 
 
 @transaction.atomic
@@ -134,7 +140,7 @@ def _gold_publish(*, task: Task, revision: Revision) -> None:
     )
     for measured in submitted:
         RevisionMeasurement.objects.filter(revision=measured).update(
-            status=RevisionMeasurement.Status.PENDING
+            status=RevisionMeasurement.Status.PENDING, updated_at=timezone.now()
         )
         _enqueue_measurement(measured)
 
