@@ -128,9 +128,14 @@ def image_get_for_user(*, user: UserLike, image_id: int) -> Image:
 def task_visibility_filter(*, user: UserLike, project: Project, queryset: QuerySet[Task]) -> QuerySet[Task]:
     """Narrow ``queryset`` (tasks of ``project``) to what ``user`` may see in that project.
 
-    manager and qa_lead: every task. annotator: tasks assigned to them. reviewer: tasks in
-    their queue (the QA workflow puts a task there by setting its review stage) and tasks on the
-    same image, so the reference can be shown; never their own work as author. client: none.
+    manager and qa_lead: every task. annotator: tasks assigned to them. reviewer: the tasks of
+    their peer queue (waiting at the peer stage, unclaimed or claimed by them), the tasks
+    whose review they claimed or decided, and the other tasks on those images, so the
+    reference (gold, or the other annotator's work) can be shown; never a task on an image
+    they labelled, and never a task claimed by another reviewer unless one of those reasons
+    holds. The QA workflow keeps ``review_stage`` and ``reviewer`` current and records every
+    review against its task (``review_items``, whose ``reviewer`` claimed or decided it).
+    client: none.
     """
     roles = user_roles(user=user, project=project)
     if roles & STAFF_ROLES:
@@ -139,12 +144,11 @@ def task_visibility_filter(*, user: UserLike, project: Project, queryset: QueryS
     if Role.ANNOTATOR in roles:
         visible |= Q(assignee_id=user.pk)
     if Role.REVIEWER in roles:
-        queue = Task.objects.filter(project=project, review_stage=Task.ReviewStage.PEER).exclude(
-            assignee_id=user.pk
-        )
-        queue = queue | Task.objects.filter(project=project, reviewer_id=user.pk)
+        waiting = Q(review_stage=Task.ReviewStage.PEER) & (Q(reviewer__isnull=True) | Q(reviewer_id=user.pk))
+        handled = Q(reviewer_id=user.pk) | Q(review_items__reviewer_id=user.pk)
+        reviewable = Task.objects.filter(project=project).filter(waiting | handled).values("image_id")
         own_images = Task.objects.filter(project=project, assignee_id=user.pk).values("image_id")
-        visible |= Q(image_id__in=queue.values("image_id")) & ~Q(image_id__in=own_images)
+        visible |= Q(image_id__in=reviewable) & ~Q(image_id__in=own_images)
     return queryset.filter(visible)
 
 

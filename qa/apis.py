@@ -136,6 +136,7 @@ class RevisionQualityApi(APIView):
                 "reports": [
                     {
                         "kind": report.kind,
+                        "revision_id": report.revision_id,
                         "reference_revision_id": report.reference_id,
                         "engine_version": report.engine_version,
                         "boundary_ratio": report.boundary_ratio,

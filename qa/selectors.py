@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation.models import Revision
@@ -27,15 +27,32 @@ from qa.models import (
 def quality_reports_for_user(*, user: UserLike, revision: Revision) -> QuerySet[QualityReport]:
     """Reports of a revision the user may see; call with a revision the user may see.
 
-    manager and qa_lead: all. Reviewers: all of a revision in their queue (the numbers back
-    their decision). The author: scores against gold only, and only when the project lets
-    annotators see them; never agreement, which would tell them a peer labelled the same image.
-    Everyone else: none.
+    Its gold reports, and the agreement reports of every pair it is in (as the submission or,
+    when it was saved first, as the reference). manager and qa_lead: all. Reviewers: all of
+    a revision under a review item they may see
+    (their queue, or one they claimed or decided): the numbers back their decision; not of
+    the other revisions they see only as a reference. The author: scores against gold only,
+    and only when the project lets annotators see them; never agreement, which would tell
+    them a peer labelled the same image. Everyone else: none.
     """
-    reports = revision.quality_reports.select_related("reference").order_by("kind", "reference_id")
+    # An agreement pair is stored once, the earlier revision as its reference: it is the
+    # pair's report for both revisions.
+    reports = (
+        QualityReport.objects.filter(
+            Q(revision=revision) | Q(reference=revision, kind=QualityReport.Kind.AGREEMENT)
+        )
+        .select_related("reference")
+        .order_by("kind", "revision_id", "reference_id")
+    )
     project = revision.task.project
     roles = user_roles(user=user, project=project)
-    if roles & STAFF_ROLES or (Role.REVIEWER in roles and revision.author_id != user.pk):
+    if roles & STAFF_ROLES:
+        return reports
+    if (
+        Role.REVIEWER in roles
+        and revision.author_id != user.pk
+        and review_items_for_user(project=project, user=user).filter(revision=revision).exists()
+    ):
         return reports
     if revision.author_id == user.pk and project.annotator_gold_feedback:
         return reports.filter(kind=QualityReport.Kind.GOLD)
@@ -89,14 +106,38 @@ def measurement_for_user(*, user: UserLike, revision: Revision) -> MeasurementVi
 CLAIM_TIMEOUT = timedelta(hours=2)
 
 
+# Work that makes someone the labeller of an image (gold is the reference, not work reviewed).
+LABELLING_KINDS = (Task.Kind.ANNOTATE, Task.Kind.CALIBRATION)
+
+
+def labelled_image_ids(*, project: Project, user: UserLike) -> QuerySet[Task, Any]:
+    """``image_id`` values of the images ``user`` labels or labelled in ``project``."""
+    return Task.objects.filter(project=project, assignee_id=user.pk, kind__in=LABELLING_KINDS).values(
+        "image_id"
+    )
+
+
+def peer_decisions_behind(*, user: UserLike) -> QuerySet[ReviewDecision]:
+    """The user's peer decisions on the work of ``OuterRef`` review item (its task and its
+    revision, or the fix that revision is): who made those may not be its senior QA."""
+    return ReviewDecision.objects.filter(
+        item__task_id=OuterRef("task_id"), item__stage=ReviewItem.Stage.PEER, reviewer_id=user.pk
+    ).filter(Q(item__revision_id=OuterRef("revision_id")) | Q(fixed_revision_id=OuterRef("revision_id")))
+
+
 def review_queue(*, project: Project, user: UserLike, stage: str) -> QuerySet[ReviewItem]:
-    """Pending items of ``stage`` that ``user`` may decide, oldest first: for peer review,
-    never their own work or an image they labelled; never an item someone else has claimed
+    """Pending items of ``stage`` that ``user`` may decide, oldest first: never their own work
+    (as its author or the task's assignee) or an image they labelled; for senior QA, never
+    work whose peer decision (or fix) was theirs; never an item someone else has claimed
     (until the claim goes stale)."""
-    items = ReviewItem.objects.filter(task__project=project, stage=stage, status=ReviewItem.Status.PENDING)
-    if stage == ReviewItem.Stage.PEER:
-        own_images = Task.objects.filter(project=project, assignee_id=user.pk).values("image_id")
-        items = items.exclude(revision__author_id=user.pk).exclude(task__image_id__in=own_images)
+    items = (
+        ReviewItem.objects.filter(task__project=project, stage=stage, status=ReviewItem.Status.PENDING)
+        .exclude(revision__author_id=user.pk)
+        .exclude(task__assignee_id=user.pk)
+        .exclude(task__image_id__in=labelled_image_ids(project=project, user=user))
+    )
+    if stage == ReviewItem.Stage.SENIOR:
+        items = items.exclude(Exists(peer_decisions_behind(user=user)))
     stale = timezone.now() - CLAIM_TIMEOUT
     items = items.filter(Q(reviewer__isnull=True) | Q(reviewer_id=user.pk) | Q(claimed_at__lt=stale))
     return items.select_related("task__image", "revision__author", "reviewer").order_by("created_at", "id")

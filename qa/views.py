@@ -97,6 +97,10 @@ def review_item(request: HttpRequest, item_id: int) -> HttpResponse:
         item = selectors.review_item_get_for_user(user=request.user, item_id=item_id)
     except NotFound:
         raise Http404 from None
+    # Opening the page claims the item, as the queue promises; see review_open for who.
+    item = selectors.review_item_get_for_user(
+        user=request.user, item_id=services.review_open(item=item, user=request_user(request)).id
+    )
     project = item.task.project
     roles = user_roles(user=request.user, project=project)
     form = DecisionForm(request.POST or None)

@@ -23,6 +23,7 @@ from qa.services.review import (
     review_claim_next,
     review_decide,
     review_fix_accept,
+    review_open,
     review_overturn,
 )
 from qa.services.routing import revision_route, sampling_draw
@@ -48,6 +49,7 @@ __all__ = [
     "review_claim_next",
     "review_decide",
     "review_fix_accept",
+    "review_open",
     "review_overturn",
     "revision_import",
     "revision_measure",

@@ -13,17 +13,18 @@ import numpy as np
 import numpy.typing as npt
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import Revision
 from annotation.services import SegmentIn, revision_create, revision_set_status
 from core.exceptions import Conflict, Forbidden, ValidationFailed
-from core.roles import Role
+from core.roles import STAFF_ROLES, Role
 from projects.models import Project, Task
 from projects.selectors import user_roles
 from projects.services import task_transition
 from qa.models import ReviewComment, ReviewDecision, ReviewItem
-from qa.selectors import CLAIM_TIMEOUT, review_queue
+from qa.selectors import CLAIM_TIMEOUT, LABELLING_KINDS, review_queue
 from qa.services.routing import review_item_open, sampling_draw, work_accept
 
 
@@ -102,19 +103,32 @@ def _comments_add(
 
 
 def _require_reviewer(*, item: ReviewItem, user: User) -> None:
-    """Peer items: a reviewer (or QA lead) who is not the author and did not label the image.
-    Senior items: a QA lead."""
+    """Who may decide an item. Peer items: a reviewer or QA lead; senior items: a QA lead.
+    Never the work's author or the task's assignee, never someone who labelled the image, and
+    for senior QA never the one whose peer decision (or fix) is being checked."""
     roles = user_roles(user=user, project=item.task.project)
     if item.stage == ReviewItem.Stage.SENIOR:
         if Role.QA_LEAD not in roles:
             raise Forbidden("Senior QA decisions need the qa_lead role.")
-        return
-    if not roles & {Role.REVIEWER, Role.QA_LEAD}:
+    elif not roles & {Role.REVIEWER, Role.QA_LEAD}:
         raise Forbidden("Peer review needs the reviewer or qa_lead role.")
     if item.revision.author_id == user.pk or item.task.assignee_id == user.pk:
         raise Forbidden("Nobody reviews their own work.")
-    if Task.objects.filter(image_id=item.task.image_id, assignee_id=user.pk).exists():
+    if Task.objects.filter(
+        image_id=item.task.image_id, assignee_id=user.pk, kind__in=LABELLING_KINDS
+    ).exists():
         raise Forbidden("You labelled this image yourself, so you cannot review it.")
+    if item.stage == ReviewItem.Stage.SENIOR and _peer_decided_by(item=item, user=user):
+        raise Forbidden("You made the peer decision on this work; senior QA needs another QA lead.")
+
+
+def _peer_decided_by(*, item: ReviewItem, user: User) -> bool:
+    return (
+        ReviewDecision.objects.filter(item__task_id=item.task_id, item__stage=ReviewItem.Stage.PEER)
+        .filter(Q(item__revision_id=item.revision_id) | Q(fixed_revision_id=item.revision_id))
+        .filter(reviewer_id=user.pk)
+        .exists()
+    )
 
 
 @transaction.atomic
@@ -132,6 +146,26 @@ def review_claim_next(*, project: Project, user: User, stage: str) -> ReviewItem
         return None
     review_claim(item=item, user=user)
     return item
+
+
+@transaction.atomic
+def review_open(*, item: ReviewItem, user: User) -> ReviewItem:
+    """Opening a pending item claims it for the viewer (for ``CLAIM_TIMEOUT``) when they may
+    decide it and nobody else holds a live claim; otherwise nothing changes. Managers and QA
+    leads look at peer items without claiming them: they see every item, and a look must not
+    lock reviewers out."""
+    item = ReviewItem.objects.select_for_update().select_related("revision", "task__project").get(id=item.id)
+    if item.status != ReviewItem.Status.PENDING:
+        return item
+    if item.stage == ReviewItem.Stage.PEER and user_roles(user=user, project=item.task.project) & STAFF_ROLES:
+        return item
+    stale = item.claimed_at is None or item.claimed_at < timezone.now() - CLAIM_TIMEOUT
+    if item.reviewer_id not in (None, user.pk) and not stale:
+        return item
+    try:
+        return review_claim(item=item, user=user)
+    except Forbidden:
+        return item
 
 
 def review_claim(*, item: ReviewItem, user: User) -> ReviewItem:
@@ -275,6 +309,14 @@ def review_overturn(
     item, task = _locked(item)
     if Role.QA_LEAD not in user_roles(user=lead, project=task.project):
         raise Forbidden("Overturning a peer decision needs the qa_lead role.")
+    if item.decisions.filter(reviewer_id=lead.pk).exists():
+        raise Forbidden("You made this peer decision; overturning it needs another QA lead.")
+    if (
+        item.revision.author_id == lead.pk
+        or task.assignee_id == lead.pk
+        or Task.objects.filter(image_id=task.image_id, assignee_id=lead.pk, kind__in=LABELLING_KINDS).exists()
+    ):
+        raise Forbidden("Nobody overturns decisions on their own work.")
     if item.stage != ReviewItem.Stage.PEER or item.status not in (
         ReviewItem.Status.ACCEPTED,
         ReviewItem.Status.REJECTED,
