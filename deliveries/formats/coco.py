@@ -29,6 +29,7 @@ from annotation.masks.trace import keyhole_polygons
 
 from ._base import BaseExporter, JsonArray, Output, Prepared, Tally, write_json_document
 from ._maps import rle_string_to_counts
+from ._paths import contained_path
 from .model import FormatError, ImportedCategory, ImportedImage, ImportedSegment, Taxonomy
 
 
@@ -257,6 +258,8 @@ def read_coco(
         _int(path, item, im, "height", minimum=1)
         if not isinstance(im.get("file_name"), str):
             raise FormatError(path, item, "missing file_name")
+        if images_dir is not None:
+            contained_path(images_dir, im["file_name"], file=path, item=item, what="file_name")
         by_image[iid] = im
     per_image: dict[int, list[dict[str, Any]]] = {i: [] for i in by_image}
     seen: set[int] = set()
@@ -286,7 +289,9 @@ def read_coco(
 def _image(path: Path, im: dict[str, Any], anns: list[dict[str, Any]], images_dir: Any) -> ImportedImage:
     h, w = im["height"], im["width"]
     if images_dir is not None:
-        _check_image_file(Path(images_dir) / im["file_name"], w, h, path, f"image {im['id']}")
+        item = f"image {im['id']}"
+        image_path = contained_path(images_dir, im["file_name"], file=path, item=item, what="file_name")
+        _check_image_file(image_path, w, h, path, item)
     decoded = []
     for pos, a in enumerate(anns):
         m = _decode(a["segmentation"], h, w)

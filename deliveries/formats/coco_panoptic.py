@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from ._base import BaseExporter, JsonArray, Output, Prepared, Tally, write_json_document
 from ._maps import map_runs
+from ._paths import contained_path
 from ._png import lut_bytes, write_label_png
 from .coco import _category, _check_image_file, _int, _list, _load_json
 from .model import FormatError, ImportedImage, ImportedSegment, Taxonomy
@@ -147,6 +148,8 @@ def read_coco_panoptic(
         iid = _int(path, item, im, "id", minimum=0)
         _int(path, item, im, "width", minimum=1)
         _int(path, item, im, "height", minimum=1)
+        if not isinstance(im.get("file_name"), str):
+            raise FormatError(path, item, "missing file_name")
         images[iid] = im
     anns = _list(path, data, "annotations")
     for a in anns:  # structural checks before anything is yielded
@@ -156,6 +159,11 @@ def read_coco_panoptic(
             raise FormatError(path, item, f"image_id {iid} is not in 'images'")
         if not isinstance(a.get("file_name"), str):
             raise FormatError(path, item, "missing PNG file_name")
+        contained_path(pdir, a["file_name"], file=path, item=item, what="PNG file_name")
+        if images_dir is not None:
+            contained_path(
+                images_dir, images[iid].get("file_name"), file=path, item=item, what="image file_name"
+            )
         infos = a.get("segments_info")
         if not isinstance(infos, list) or not all(isinstance(s, dict) for s in infos):
             raise FormatError(path, item, "segments_info must be a list of objects")
@@ -185,9 +193,9 @@ def _image(path: Path, pdir: Path, im: dict[str, Any], a: dict[str, Any], images
     from PIL import Image
 
     item = f"annotation for image {im['id']} ({a['file_name']})"
-    p = pdir / a["file_name"]
+    p = contained_path(pdir, a["file_name"], file=path, item=item, what="PNG file_name")
     if not p.is_file():
-        raise FormatError(path, item, f"PNG {p} not found")
+        raise FormatError(path, item, f"PNG {a['file_name']!r} not found in {pdir.name}/")
     try:
         with Image.open(p) as f:
             mode, size = f.mode, f.size
@@ -199,7 +207,8 @@ def _image(path: Path, pdir: Path, im: dict[str, Any], a: dict[str, Any], images
     if size != (im["width"], im["height"]):
         raise FormatError(p, item, f"PNG is {size[0]}x{size[1]}, image is {im['width']}x{im['height']}")
     if images_dir is not None:
-        _check_image_file(Path(images_dir) / im["file_name"], im["width"], im["height"], path, item)
+        image_path = contained_path(images_dir, im["file_name"], file=path, item=item, what="image file_name")
+        _check_image_file(image_path, im["width"], im["height"], path, item)
     pid = rgb_to_id(arr)
     values, inverse, counts = np.unique(pid, return_inverse=True, return_counts=True)
     infos = {s["id"]: s for s in a["segments_info"]}

@@ -29,6 +29,7 @@ from typing import IO, Any, ClassVar
 import numpy as np
 
 from ._base import BaseExporter, Output, Prepared, Tally
+from ._paths import contained_path
 from ._png import PngMode, lut_bytes, write_label_png
 from .model import FormatError, ImportedCategory, ImportedImage, ImportedSegment, Taxonomy
 
@@ -152,14 +153,12 @@ def _classes(root: Path) -> dict[int, _Class]:
     return out
 
 
-def _load_index_png(root: Path, rel: Any, item: str, w: int, h: int) -> np.ndarray[Any, Any]:
+def _load_index_png(root: Path, index: Path, rel: Any, item: str, w: int, h: int) -> np.ndarray[Any, Any]:
     from PIL import Image
 
-    if not isinstance(rel, str) or rel.startswith("/") or ".." in Path(rel).parts:
-        raise FormatError(root / "index.jsonl", item, f"bad PNG path {rel!r}")
-    p = root / rel
+    p = contained_path(root, rel, file=index, item=item, what="PNG path")
     if not p.is_file():
-        raise FormatError(root / "index.jsonl", item, f"{rel} not found")
+        raise FormatError(index, item, f"{rel} not found")
     try:
         with Image.open(p) as f:
             if f.mode not in ("L", "I;16", "I", "P"):
@@ -172,14 +171,18 @@ def _load_index_png(root: Path, rel: Any, item: str, w: int, h: int) -> np.ndarr
     return arr.astype(np.int64)
 
 
-def read_png(root: str | os.PathLike[str]) -> Iterator[ImportedImage]:
+def read_png(
+    root: str | os.PathLike[str], *, index_file: str | os.PathLike[str] | None = None
+) -> Iterator[ImportedImage]:
     """Yield the images of a png export. Segments are the distinct (class, instance) pairs,
     numbered 1..N in order of (class index, instance index); category ids come from the class
     table. Errors: class index not in the table, instance pixels on void or on a stuff class,
-    one instance spanning several classes, sizes that disagree."""
+    one instance spanning several classes, sizes that disagree, PNG paths that are absolute or
+    lead outside ``root``. ``index_file`` reads the image list from another file than
+    ``root/index.jsonl`` (PNG paths stay relative to ``root``)."""
     base = Path(root)
     classes = _classes(base)
-    index_path = base / "index.jsonl"
+    index_path = Path(index_file) if index_file is not None else base / "index.jsonl"
     try:
         f = open(index_path, encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as e:
@@ -201,17 +204,17 @@ def read_png(root: str | os.PathLike[str]) -> Iterator[ImportedImage]:
             assert isinstance(w, int)
             assert isinstance(h, int)
             item = f"line {n} ({rec.get('stem')})"
-            yield _read_one(base, classes, rec, item, w, h)
+            yield _read_one(base, index_path, classes, rec, item, w, h)
 
 
 def _read_one(
-    base: Path, classes: dict[int, _Class], rec: dict[str, Any], item: str, w: int, h: int
+    base: Path, index: Path, classes: dict[int, _Class], rec: dict[str, Any], item: str, w: int, h: int
 ) -> ImportedImage:
-    sem = _load_index_png(base, rec.get("semantic"), item, w, h)
-    ins = _load_index_png(base, rec.get("instances"), item, w, h)
+    sem = _load_index_png(base, index, rec.get("semantic"), item, w, h)
+    ins = _load_index_png(base, index, rec.get("instances"), item, w, h)
     crowd = rec.get("crowd", [])
     if not isinstance(crowd, list) or not all(isinstance(c, int) for c in crowd):
-        raise FormatError(base / "index.jsonl", item, "crowd must be a list of instance indices")
+        raise FormatError(index, item, "crowd must be a list of instance indices")
     unknown = sorted(set(np.unique(sem).tolist()) - set(classes) - {0})
     if unknown:
         raise FormatError(base / rec["semantic"], item, f"class indices not in classes.json: {unknown[:10]}")

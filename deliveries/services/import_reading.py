@@ -226,12 +226,17 @@ def _resilient(
     original: Path,
     problems: ProblemList,
     drop: Callable[[Path, str, int], Path | None],
+    *,
+    listed_as: Path | None = None,
 ) -> Iterator[ImportedImage]:
     """Yield the images of ``read(original)``; on a FormatError, note it, ask ``drop`` for a
-    filtered copy without the failing record and go on from there."""
+    filtered copy without the failing record and go on from there. Errors about a filtered
+    copy name the user's file (``listed_as``, default ``original``), never the copy."""
     yielded: Counter[str] = Counter()
     current = original
     attempt = 0
+    copies: set[str] = set()
+    user_file = str(listed_as or original)
     while True:
         seen: Counter[str] = Counter()
         try:
@@ -243,11 +248,14 @@ def _resilient(
                 yield image
             return
         except FormatError as error:
+            if error.file in copies:
+                error = FormatError(user_file, error.item, error.problem)
             problems.add_format_error(error)
             attempt += 1
             filtered = drop(current, error.item, attempt)
             if filtered is None:
                 return
+            copies.add(str(filtered))
             current = filtered
 
 
@@ -295,16 +303,15 @@ def _read_png_folder(root: Path, workdir: Path, problems: ProblemList) -> Iterat
         if not 1 <= number <= len(lines) or not lines[number - 1].strip():
             return None
         lines[number - 1] = ""  # blank lines are skipped, so line numbers stay the same
-        # A view of the folder: the filtered index, everything else linked to the original.
-        view = workdir / f"filtered-{attempt}"
-        view.mkdir()
-        for entry in root.iterdir():
-            if entry.name != "index.jsonl":
-                (view / entry.name).symlink_to(entry)
-        (view / "index.jsonl").write_text("\n".join(lines), encoding="utf-8")
-        return view
+        # The filtered index beside the run's files; PNG paths stay relative to the original.
+        filtered = workdir / f"filtered-{attempt}-index.jsonl"
+        filtered.write_text("\n".join(lines), encoding="utf-8")
+        return filtered
 
-    return _resilient(read_png, root, problems, drop)
+    def read(current: Path) -> Iterator[ImportedImage]:
+        return read_png(root, index_file=None if current == root else current)
+
+    return _resilient(read, root, problems, drop, listed_as=root / "index.jsonl")
 
 
 def _categories(fmt: str, path: Path) -> dict[int, ImportedCategory]:

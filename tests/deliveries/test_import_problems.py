@@ -213,6 +213,73 @@ def test_panoptic_png_ids_without_segment_info(
     }
 
 
+def _secret_png(tmp_path: Path) -> Path:
+    """A PNG outside the import, holding ids that no segments_info lists."""
+    secret = tmp_path / "outside" / "secret.png"
+    secret.parent.mkdir()
+    rgb = np.zeros((16, 24, 3), np.uint8)
+    rgb[:, :12, 0], rgb[:, 12:, 0] = 77, 78
+    PILImage.fromarray(rgb).save(secret)
+    return secret
+
+
+# (zip archives cannot carry symbolic links: safe_extract_zip refuses them)
+@pytest.mark.parametrize(
+    ("how", "zipped"),
+    [("absolute", False), ("absolute", True), ("dotdot", False), ("dotdot", True), ("symlink", False)],
+)
+def test_panoptic_png_names_outside_the_import_are_refused_unread(
+    project: Project, tmp_path: Path, nothing_written: None, how: str, zipped: bool
+) -> None:
+    secret = _secret_png(tmp_path)
+    json_path = panoptic_files(tmp_path / "data", [("img0.png", scene()), ("img1.png", scene())])
+    document = json.loads(json_path.read_text())
+    png = json_path.with_suffix("") / "img0.png"
+    name = {"absolute": str(secret), "dotdot": "../../../outside/secret.png", "symlink": "img0.png"}[how]
+    if how == "symlink":
+        png.unlink()
+        png.symlink_to(secret)
+    document["annotations"][0]["file_name"] = name
+    json_path.write_text(json.dumps(document))
+    source = zip_folder(tmp_path / "data", tmp_path / "p.zip") if zipped else tmp_path / "data"
+
+    problems = refused(project, source, fmt="coco-panoptic")
+
+    reason = {
+        "absolute": "is an absolute path; it must be relative to its folder",
+        "dotdot": "contains '..'; it must stay inside its folder",
+        "symlink": "leads outside its folder (symbolic link)",
+    }[how]
+    assert problems == [
+        {
+            "code": "format",
+            "file": "annotations/panoptic_train.json",
+            "item": "annotation for image 1",
+            "message": f"PNG file_name {name!r} {reason}",
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside/secret.png", "semantic\\train\\img0.png"])
+def test_png_layout_paths_outside_the_folder_are_refused_unread(
+    project: Project, tmp_path: Path, nothing_written: None, name: str
+) -> None:
+    _secret_png(tmp_path)
+    data = tmp_path / "data"
+    import_source("png", tmp_path, [("img0.png", scene()), ("img1.png", scene())])
+    index = data / "index.jsonl"
+    lines = index.read_text().splitlines()
+    record = json.loads(lines[0])
+    record["semantic"] = name
+    lines[0] = json.dumps(record)
+    index.write_text("\n".join(lines) + "\n")
+
+    (problem,) = refused(project, data, fmt="png")
+
+    assert (problem["file"], problem["item"]) == ("index.jsonl", "line 1 (img0)")
+    assert problem["message"].startswith(f"PNG path {name!r} ")
+
+
 def test_png_layout_with_an_instance_on_a_stuff_class(
     project: Project, tmp_path: Path, nothing_written: None
 ) -> None:
@@ -266,11 +333,15 @@ def test_every_problem_of_a_run_is_listed_and_nothing_is_written(
         document["annotations"][6]["category_id"] = 77
         document["images"].append({"id": 9, "file_name": "ghost.png", "width": 24, "height": 16})
 
-    assert [(p["item"], p["message"]) for p in refused(project, coco_with(tmp_path, many))] == [
-        ("annotation 1", "RLE counts sum to 5, not height*width = 384"),
-        ("annotation 6", "polygon 0 has 2 points; at least 3 are needed"),
-        ("annotation 7", "category_id 77 is not in 'categories'"),
-        ("image 'ghost.png'", "matches no image of the project (by name, base name or stem)"),
+    assert [(p["file"], p["item"], p["message"]) for p in refused(project, coco_with(tmp_path, many))] == [
+        ("instances_train.json", "annotation 1", "RLE counts sum to 5, not height*width = 384"),
+        ("instances_train.json", "annotation 6", "polygon 0 has 2 points; at least 3 are needed"),
+        ("instances_train.json", "annotation 7", "category_id 77 is not in 'categories'"),
+        (
+            "instances_train.json",
+            "image 'ghost.png'",
+            "matches no image of the project (by name, base name or stem)",
+        ),
     ]
 
 

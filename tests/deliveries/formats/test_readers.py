@@ -241,6 +241,50 @@ def test_panoptic_keeps_void_and_drops_absent_segments_with_a_note(tmp_path: Any
     assert got.notes == ("segment 9 listed in segments_info but absent from the PNG: dropped",)
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("{outside}", "is an absolute path"),
+        ("../outside/a.png", "contains '..'"),
+        ("sub\\a.png", "with '/' separators"),
+        ("C:/a.png", "is an absolute path"),
+    ],
+)
+def test_file_names_outside_their_folder_are_refused_before_any_file_is_opened(
+    tmp_path: Any, name: str, problem: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    Image.new("RGB", (1, 1)).save(outside / "a.png")
+    name = name.format(outside=outside / "a.png")
+    pan = panoptic(tmp_path, np.array([[3]]), [{"id": 3, "category_id": 7}])
+    doc = json.loads(pan.read_text())
+    doc["annotations"][0]["file_name"] = name
+    pan.write_text(json.dumps(doc))
+    coco = write(tmp_path, coco_doc([ann([[0, 0, 2, 0, 2, 2]])]))
+    doc = json.loads(coco.read_text())
+    doc["images"][0]["file_name"] = name
+    coco.write_text(json.dumps(doc))
+
+    with pytest.raises(FormatError, match=re.escape(problem)) as err:
+        next(read_coco_panoptic(pan))
+    assert (err.value.item, err.value.file) == ("annotation for image 1", str(pan))
+    with pytest.raises(FormatError, match=re.escape(problem)) as err:
+        next(read_coco(coco, tmp_path))
+    assert err.value.item == "image 1"
+    assert list(read_coco(coco))  # without images_dir the name is only matched, never opened
+
+
+def test_a_symbolic_link_out_of_the_png_folder_is_refused(tmp_path: Any) -> None:
+    path = panoptic(tmp_path, np.array([[3]]), [{"id": 3, "category_id": 7}])
+    secret = tmp_path / "secret.png"
+    (tmp_path / "pan" / "a.png").rename(secret)
+    (tmp_path / "pan" / "a.png").symlink_to(secret)
+
+    with pytest.raises(FormatError, match=r"'a.png' leads outside its folder \(symbolic link\)"):
+        next(read_coco_panoptic(path))
+
+
 # ----------------------------------------------------------------------------- png errors
 def test_png_reader_refuses_instances_on_stuff_and_unknown_classes(export_all: Any, tmp_path: Any) -> None:
     root = export_all("png")
