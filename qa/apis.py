@@ -531,16 +531,20 @@ class BatchDecisionApi(APIView):
         require_role(user=request.user, project=project, roles={Role.QA_LEAD})
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        batch = _batch(project, batch_name)
-        report = reports.batch_report(project=project, batch=batch)
-        batch = services.batch_decide(
-            batch=batch,
+        decided = services.batch_decide(
+            batch=_batch(project, batch_name),
             by=request_user(request),
             accept=data.validated_data["accept"],
             reason=data.validated_data["reason"],
-            report=report,
         )
-        return Response({"batch": batch.name, "status": batch.status, "passed": report["passed"]})
+        return Response(
+            {
+                "batch": decided.batch.name,
+                "status": decided.batch.status,
+                "passed": decided.report["passed"],
+                "complete": decided.report["complete"],
+            }
+        )
 
 
 class AuditApi(APIView):

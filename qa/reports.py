@@ -190,6 +190,35 @@ def _sampling(revisions: list[Revision]) -> dict[str, Any]:
     return strata
 
 
+OPEN_WORK_LABELS = {
+    "unfinished": "tasks not submitted yet",
+    "measuring": "submissions still being measured",
+    "peer_review": "items waiting in peer review",
+    "senior_qa": "items waiting in senior QA",
+    "rework": "rejected tasks waiting for rework",
+    "gold_missing": "gold images without their gold yet",
+}
+
+
+def open_work_text(remaining: dict[str, int]) -> str:
+    return ", ".join(f"{count} {OPEN_WORK_LABELS[key]}" for key, count in remaining.items() if count)
+
+
+def open_work(*, batch: Batch) -> dict[str, int]:
+    """What still has to happen before a batch's work is final, by kind."""
+    tasks = Task.objects.filter(image__batch=batch)
+    labelling = tasks.filter(kind=Task.Kind.ANNOTATE)
+    pending = ReviewItem.objects.filter(task__image__batch=batch, status=ReviewItem.Status.PENDING)
+    return {
+        "unfinished": labelling.filter(status__in=[Task.Status.TODO, Task.Status.IN_PROGRESS]).count(),
+        "measuring": labelling.filter(status=Task.Status.SUBMITTED).count(),
+        "peer_review": pending.filter(stage=ReviewItem.Stage.PEER).count(),
+        "senior_qa": pending.filter(stage=ReviewItem.Stage.SENIOR).count(),
+        "rework": labelling.filter(status=Task.Status.REJECTED).count(),
+        "gold_missing": tasks.filter(kind=Task.Kind.GOLD).exclude(status=Task.Status.ACCEPTED).count(),
+    }
+
+
 def batch_report(*, project: Project, batch: Batch) -> dict[str, Any]:
     """Per-class IoU against gold and between annotators, PQ, drift per annotator, sampled
     coverage per stratum, and pass/fail against the project's floors."""
@@ -225,11 +254,14 @@ def batch_report(*, project: Project, batch: Batch) -> dict[str, Any]:
                 "reason": "no submission of this batch was measured against gold or a second annotator",
             }
         )
+    remaining = open_work(batch=batch)
     return {
         "project": project.slug,
         "batch": batch.name,
         "status": batch.status,
         "submissions": len(revisions),
+        "open_work": remaining,
+        "complete": not any(remaining.values()),
         "thresholds": {
             "batch_iou_floor": project.batch_iou_floor,
             "batch_agreement_floor": project.batch_agreement_floor,

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from core.exceptions import ApplicationError, NotFound
+from core.exceptions import ApplicationError, NotFound, ValidationFailed
 from core.http import csv_response, request_user
 from core.roles import STAFF_ROLES, Role
 from projects.models import Batch, Project
@@ -308,16 +308,17 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
     project, roles = project_for_page(request, slug, STAFF_ROLES)
     batch = _batch(project, batch_name)
     if request.method == "POST":
-        report = reports.batch_report(project=project, batch=batch)
+        decision = request.POST.get("decision")
         try:
+            if decision not in ("accept", "reject"):
+                raise ValidationFailed("Choose accept or reject.")
             services.batch_decide(
                 batch=batch,
                 by=request_user(request),
-                accept=request.POST.get("decision") == "accept",
+                accept=decision == "accept",
                 reason=request.POST.get("reason", ""),
-                report=report,
             )
-            messages.success(request, f"Batch {batch.name} {request.POST.get('decision')}ed.")
+            messages.success(request, f"Batch {batch.name} {decision}ed.")
         except ApplicationError as error:
             messages.error(request, error.message)
         return redirect("qa-batch", slug=project.slug, batch_name=batch.name)
@@ -370,6 +371,7 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
             "charts": [mark_safe(c) for c in charts],
             "category_names": names,
             "drift_rows": drift_rows,
+            "open_work_text": reports.open_work_text(report["open_work"]),
             "is_qa_lead": Role.QA_LEAD in roles,
         },
     )

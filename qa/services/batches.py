@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from core.exceptions import Forbidden, ValidationFailed
+from core.exceptions import Conflict, Forbidden, ValidationFailed
 from core.roles import Role
 from projects.models import Batch, Project
 from projects.selectors import user_roles
 from projects.services import project_update
+from qa.reports import batch_report, open_work_text
 from qa.services.production import audit
 
 POLICY_FIELDS = (
@@ -52,15 +54,41 @@ def policy_update(*, project: Project, by: User, changes: dict[str, Any]) -> Pro
     return project
 
 
+@dataclass(frozen=True)
+class BatchDecided:
+    batch: Batch
+    report: dict[str, Any]
+
+
 @transaction.atomic
-def batch_decide(*, batch: Batch, by: User, accept: bool, reason: str = "", report: dict[str, Any]) -> Batch:
-    """Accept or reject a batch (QA lead). Accepting a batch that fails its thresholds needs a
-    written reason; ``report`` is the batch report the decision was taken on, kept in the audit."""
+def batch_decide(*, batch: Batch, by: User, accept: bool, reason: str = "") -> BatchDecided:
+    """Accept or reject a production batch (QA lead), on its report computed now.
+
+    Accepting needs the batch's work finished (nothing left to submit, measure, review or
+    rework, every gold image labelled) and, when the batch fails its thresholds, a written
+    reason. Rejecting always needs a reason. The report's verdict, failures and open work are
+    kept in the audit entry.
+    """
     project = batch.project
     if Role.QA_LEAD not in user_roles(user=by, project=project):
         raise Forbidden("Batch acceptance needs the qa_lead role.")
-    if accept and not report["passed"] and not reason.strip():
-        raise ValidationFailed("This batch fails its thresholds; accepting it anyway needs a reason.")
+    batch = Batch.objects.select_for_update().get(id=batch.id)
+    if batch.is_calibration:
+        raise Conflict(
+            f"Batch {batch.name} is the calibration set: it is not accepted, its annotators are released."
+        )
+    report = batch_report(project=project, batch=batch)
+    reason = reason.strip()
+    if accept:
+        if not report["complete"]:
+            raise Conflict(
+                f"Batch {batch.name} still has open work: {open_work_text(report['open_work'])}.",
+                extra={"open_work": report["open_work"]},
+            )
+        if not report["passed"] and not reason:
+            raise ValidationFailed("This batch fails its thresholds; accepting it anyway needs a reason.")
+    elif not reason:
+        raise ValidationFailed("Rejecting a batch needs a reason saying what is wrong with it.")
     batch.status = Batch.Status.ACCEPTED if accept else Batch.Status.REJECTED
     batch.save(update_fields=["status", "updated_at"])
     audit(
@@ -68,8 +96,9 @@ def batch_decide(*, batch: Batch, by: User, accept: bool, reason: str = "", repo
         actor=by,
         action="batch_accepted" if accept else "batch_rejected",
         target=batch.name,
-        reason=reason.strip(),
+        reason=reason,
         passed=report["passed"],
         failures=report["failures"],
+        open_work=report["open_work"],
     )
-    return batch
+    return BatchDecided(batch=batch, report=report)

@@ -51,6 +51,11 @@ def calibration_start(*, project: Project, batch: Batch, by: User) -> int:
     gold task per image without gold. Returns the number of tasks created."""
     if batch.project_id != project.id:
         raise ValidationFailed(f"Batch {batch.name} is not in project {project.slug}.")
+    batch = Batch.objects.select_for_update().get(id=batch.id)
+    # Lock the batch's images and tasks before looking for work on them: saving a revision
+    # locks its task, so nobody can start work between this check and the deletion below.
+    list(Image.objects.select_for_update().filter(batch=batch).values_list("id", flat=True))
+    list(Task.objects.select_for_update().filter(image__batch=batch).values_list("id", flat=True))
     if (
         project.tasks.filter(image__batch=batch)
         .exclude(kind=Task.Kind.GOLD)
@@ -77,8 +82,15 @@ def calibration_start(*, project: Project, batch: Batch, by: User) -> int:
     return created
 
 
+@transaction.atomic
 def calibration_assign(*, project: Project, user: User) -> int:
     """Give ``user`` a calibration task for each calibration image they do not have yet."""
+    # One assignment at a time per annotator (two tabs pulling at once): lock their membership.
+    list(
+        Membership.objects.select_for_update()
+        .filter(project=project, user=user, role=Role.ANNOTATOR)
+        .values_list("id", flat=True)
+    )
     taxonomy = taxonomy_current(project=project)
     have = set(
         Task.objects.filter(project=project, assignee=user, kind=Task.Kind.CALIBRATION).values_list(
@@ -123,11 +135,17 @@ def annotator_release(
     return membership
 
 
+@transaction.atomic
 def images_plan(*, project: Project) -> int:
     """Plan new production images once: draw the overlap and gold samples, add the second
-    annotation task and the QA lead's gold task. Returns the number of images planned."""
+    annotation task and the QA lead's gold task. Returns the number of images planned.
+
+    Concurrent callers (annotators pressing *Next task* at once) plan disjoint images: the
+    rows still to plan are locked, and rows another caller holds are skipped.
+    """
     pending = list(
-        Image.objects.filter(project=project, planned_at__isnull=True)
+        Image.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(project=project, planned_at__isnull=True)
         .exclude(batch__is_calibration=True)
         .order_by("id")
     )
@@ -135,6 +153,9 @@ def images_plan(*, project: Project) -> int:
         return 0
     taxonomy = taxonomy_current(project=project)
     now = timezone.now()
+    with_gold = set(
+        Task.objects.filter(image__in=pending, kind=Task.Kind.GOLD).values_list("image_id", flat=True)
+    )
     new_tasks = []
     for image in pending:
         image.is_overlap_sample = (
@@ -150,13 +171,14 @@ def images_plan(*, project: Project) -> int:
                     project=project, image=image, taxonomy=taxonomy, kind=Task.Kind.ANNOTATE, is_overlap=True
                 )
             )
-        if image.is_gold_sample and not image.tasks.filter(kind=Task.Kind.GOLD).exists():
+        if image.is_gold_sample and image.id not in with_gold:
             new_tasks.append(Task(project=project, image=image, taxonomy=taxonomy, kind=Task.Kind.GOLD))
     Image.objects.bulk_update(pending, ["is_overlap_sample", "is_gold_sample", "planned_at"])
     Task.objects.bulk_create(new_tasks)
     return len(pending)
 
 
+@transaction.atomic
 def task_next(*, project: Project, user: User) -> Task | None:
     """The next task for the caller: annotators get calibration work until released, then
     production work (overlap and gold images mixed in unseen); QA leads get gold tasks."""

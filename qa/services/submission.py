@@ -100,6 +100,8 @@ def gold_set(
 ) -> Revision:
     """Make this map the image's gold reference (a new accepted revision of its gold task),
     then re-measure the submissions already made on the image against it."""
+    # The image row serialises everyone who may create its gold task (planning, calibration).
+    Image.objects.select_for_update().filter(id=image.id).values_list("id", flat=True).first()
     task = (
         Task.objects.select_for_update()
         .filter(image=image, kind=Task.Kind.GOLD)

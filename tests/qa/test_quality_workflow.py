@@ -307,7 +307,7 @@ def test_scripted_project_from_calibration_to_batch_report(
     out = io.StringIO()
     call_command("qa_report", "city", "--batch", "b1", stdout=out)
     assert json.loads(out.getvalue()) == json.loads(json.dumps(report))
-    batch_decide(batch=batch, by=user("lead"), accept=True, report=report)
+    batch_decide(batch=batch, by=user("lead"), accept=True)
     assert Batch.objects.get(id=batch.id).status == Batch.Status.ACCEPTED
     trail = api(user("boss")).get("/api/projects/city/audit/").json()
     actions = [event["action"] for event in trail]
