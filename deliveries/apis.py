@@ -38,6 +38,7 @@ class ImportRunOutput(serializers.Serializer):
     format = serializers.CharField()
     mode = serializers.CharField()
     author = serializers.CharField(source="author.username", allow_null=True, default=None)
+    supersede_open_work = serializers.BooleanField()
     source_name = serializers.CharField()
     status = serializers.CharField()
     counts = serializers.DictField()
@@ -142,6 +143,11 @@ class ImportListApi(APIView):
         format = serializers.ChoiceField(choices=ImportRun.Format.choices)
         mode = serializers.ChoiceField(choices=ImportRun.Mode.choices)
         author = serializers.CharField(required=False, allow_blank=True, default="")
+        supersede_open_work = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="mode 'accepted': also import onto tasks in progress (else they are refused)",
+        )
 
     @extend_schema(responses=ImportRunOutput(many=True), summary="Import runs of a project (newest first)")
     def get(self, request: Request, slug: str) -> Response:
@@ -174,6 +180,7 @@ class ImportListApi(APIView):
             mode=values["mode"],
             upload=values["file"],
             author=author,
+            supersede_open_work=values["supersede_open_work"],
         )
         run = selectors.import_run_get_for_user(user=request.user, run_id=run.id)
         return Response(ImportRunOutput(run).data, status=status.HTTP_201_CREATED)

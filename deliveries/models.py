@@ -43,6 +43,8 @@ class ImportRun(TimeStampedModel):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Mode "accepted" only: tasks in progress may be superseded (else they are refused).
+    supersede_open_work = models.BooleanField(default=False)
     # Where the data came from: the uploaded file's name or the command line's path.
     source_name = models.CharField(max_length=500)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)

@@ -159,6 +159,11 @@ class ImportForm(forms.Form):
     author = forms.ModelChoiceField(
         queryset=User.objects.none(), required=False, help_text="the annotator, for mode 'author'"
     )
+    supersede_open_work = forms.BooleanField(
+        required=False,
+        label="Supersede work in progress",
+        help_text="mode 'accepted': also import onto tasks an annotator is working on (else refused)",
+    )
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -185,6 +190,7 @@ def imports(request: HttpRequest, slug: str) -> HttpResponse:
                 mode=values["mode"],
                 upload=values["file"],
                 author=values["author"],
+                supersede_open_work=values["supersede_open_work"],
             )
         except services.ImportRefused as refused:
             messages.error(request, refused.message)

@@ -18,7 +18,9 @@ Modes:
   task, else an unassigned one given to them, else a new overlap task), submitted through
   ``qa.services.revision_import`` and measured like editor work.
 * ``accepted``: finished annotations (a dataset migration), accepted on the image's annotation
-  task, so that releases deliver them.
+  task, so that releases deliver them. A task an annotator is working on (in progress) is
+  refused unless the run is told to supersede open work (``supersede_open_work``): the
+  annotator's drafts stay on record, but the task is then accepted with the imported map.
 
 Imported maps keep their void: the run reports the coverage it found instead of refusing it.
 """
@@ -64,6 +66,8 @@ ImportProgress = Callable[[str, int, int | None], None]
 _PRELABEL_STATUSES = frozenset({Task.Status.TODO, Task.Status.IN_PROGRESS})
 _AUTHOR_STATUSES = frozenset({Task.Status.TODO, Task.Status.IN_PROGRESS, Task.Status.REJECTED})
 _ACCEPTED_STATUSES = frozenset({Task.Status.TODO, Task.Status.IN_PROGRESS, Task.Status.ACCEPTED})
+# ... of which these hold an annotator's open work, superseded only when the run says so.
+_OPEN_WORK_STATUSES = frozenset({Task.Status.IN_PROGRESS})
 
 
 class ImportRefused(ValidationFailed):
@@ -84,9 +88,18 @@ class ImportRefused(ValidationFailed):
 # --- who may import what ------------------------------------------------------------------------
 
 
-def import_check_request(*, project: Project, by: User, fmt: str, mode: str, author: User | None) -> None:
+def import_check_request(
+    *,
+    project: Project,
+    by: User,
+    fmt: str,
+    mode: str,
+    author: User | None,
+    supersede_open_work: bool = False,
+) -> None:
     """Refuse a request that cannot start: unknown format or mode, a caller without the role
-    (manager: every mode; QA lead: gold), ``author`` missing or not an annotator."""
+    (manager: every mode; QA lead: gold), ``author`` missing or not an annotator,
+    ``supersede_open_work`` outside mode ``accepted``."""
     if fmt not in ImportRun.Format.values:
         raise ValidationFailed(f"format must be one of {', '.join(ImportRun.Format.values)}, got {fmt!r}.")
     if mode not in ImportRun.Mode.values:
@@ -109,6 +122,8 @@ def import_check_request(*, project: Project, by: User, fmt: str, mode: str, aut
             raise ValidationFailed(f"{author.get_username()} is not an annotator of project {project.slug}.")
     elif author is not None:
         raise ValidationFailed("author is only used with mode 'author'.")
+    if supersede_open_work and mode != ImportRun.Mode.ACCEPTED:
+        raise ValidationFailed("supersede_open_work is only used with mode 'accepted'.")
 
 
 # --- matching images ------------------------------------------------------------------------------
@@ -156,6 +171,7 @@ class Target:
     task: Task | None
     assign: bool = False
     new_kind: str = ""
+    supersedes: bool = False  # the task holds an annotator's open work (mode accepted)
 
 
 def _primary_task(image: Image, *, lock: bool) -> Task | None:
@@ -165,7 +181,9 @@ def _primary_task(image: Image, *, lock: bool) -> Task | None:
     return tasks.first()
 
 
-def import_target(*, mode: str, image: Image, author: User | None, lock: bool = False) -> Target | str:
+def import_target(
+    *, mode: str, image: Image, author: User | None, lock: bool = False, supersede_open_work: bool = False
+) -> Target | str:
     """The task ``mode`` puts the image's map on, or why it cannot; ``lock`` when writing."""
     if mode == ImportRun.Mode.GOLD:
         gold = Task.objects.filter(image=image, kind=Task.Kind.GOLD).first()
@@ -212,7 +230,14 @@ def import_target(*, mode: str, image: Image, author: User | None, lock: bool = 
         return Target(task=task)
     if task.status not in _ACCEPTED_STATUSES:
         return f"its annotation task {task.id} is {task.status}; decide the review first"
-    return Target(task=task)
+    if task.status in _OPEN_WORK_STATUSES and not supersede_open_work:
+        who = task.assignee.get_username() if task.assignee else "an annotator"
+        return (
+            f"its annotation task {task.id} is {task.status} ({who}'s open work); importing accepted "
+            "work would supersede it: let it be submitted, or import with supersede_open_work "
+            "(--supersede-open-work)"
+        )
+    return Target(task=task, supersedes=task.status in _OPEN_WORK_STATUSES)
 
 
 # --- checking one image -------------------------------------------------------------------------------
@@ -243,6 +268,8 @@ class _Context:
     coverage: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     current_taxonomy: TaxonomyVersion | None = None
+    supersede_open_work: bool = False
+    superseded: list[int] = field(default_factory=list)  # task ids
 
     def categories(self, taxonomy_id: int) -> dict[int, Category]:
         if taxonomy_id not in self.taxonomies:
@@ -358,7 +385,9 @@ def _check_image(ctx: _Context, source: SourceImage) -> None:
             f"{image.file_name!r} is {image.width}x{image.height}",
         )
         return
-    target = import_target(mode=ctx.mode, image=image, author=ctx.author)
+    target = import_target(
+        mode=ctx.mode, image=image, author=ctx.author, supersede_open_work=ctx.supersede_open_work
+    )
     if isinstance(target, str):
         ctx.problems.add("task_unavailable", source.file, item, target)
         return
@@ -468,12 +497,20 @@ def _write(*, run: ImportRun, ctx: _Context, by: User, progress: ImportProgress 
                 image=image, author=by, index_map=index_map, segments=planned.segments, source=source
             )
         else:
-            target = import_target(mode=mode, image=image, author=ctx.author, lock=True)
+            target = import_target(
+                mode=mode,
+                image=image,
+                author=ctx.author,
+                lock=True,
+                supersede_open_work=ctx.supersede_open_work,
+            )
             if isinstance(target, str):
                 raise _WriteConflict(
                     Problem("task_unavailable", planned.file, f"image {image.file_name!r}", target)
                 )
             task = target.task
+            if target.supersedes and task is not None:
+                ctx.superseded.append(task.id)
             if task is None:
                 task = Task.objects.create(
                     project=ctx.project,
@@ -511,6 +548,11 @@ def _write(*, run: ImportRun, ctx: _Context, by: User, progress: ImportProgress 
     }
     run.revision_ids = revision_ids
     run.coverage = _coverage_report(ctx)
+    if ctx.superseded:
+        ctx.notes.append(
+            f"{len(ctx.superseded)} tasks in progress were superseded (their drafts are kept): "
+            + ", ".join(str(i) for i in ctx.superseded[:50])
+        )
     run.notes = ctx.notes
     run.finished_at = timezone.now()
     run.save(
@@ -536,6 +578,7 @@ def import_run_execute(
     source_name: str = "",
     author: User | None = None,
     progress: ImportProgress | None = None,
+    supersede_open_work: bool = False,
 ) -> ImportRun:
     """Import the annotations at ``source`` (a JSON file, a folder or a zip) all or nothing.
 
@@ -543,13 +586,21 @@ def import_run_execute(
     recording the run as failed when anything is wrong, and writes nothing else then.
     Not atomic as a whole on purpose: the failed run must outlive the rolled-back writes.
     """
-    import_check_request(project=project, by=by, fmt=fmt, mode=mode, author=author)
+    import_check_request(
+        project=project,
+        by=by,
+        fmt=fmt,
+        mode=mode,
+        author=author,
+        supersede_open_work=supersede_open_work,
+    )
     run = ImportRun.objects.create(
         project=project,
         created_by=by,
         format=fmt,
         mode=mode,
         author=author,
+        supersede_open_work=supersede_open_work,
         source_name=(source_name or source.name)[:500],
     )
     images = list(Image.objects.filter(project=project).select_related("batch").order_by("id"))
@@ -565,6 +616,7 @@ def import_run_execute(
             problems=problems,
             index=ImageIndex(images),
             spool=spool,
+            supersede_open_work=supersede_open_work,
         )
         read = 0
         try:
@@ -605,10 +657,18 @@ def import_run_from_upload(
     mode: str,
     upload: UploadedFile,
     author: User | None = None,
+    supersede_open_work: bool = False,
 ) -> ImportRun:
     """``import_run_execute`` on an uploaded file (a zip or a JSON), spooled to a temporary
     folder under its base name so that error messages name the file the user sent."""
-    import_check_request(project=project, by=by, fmt=fmt, mode=mode, author=author)
+    import_check_request(
+        project=project,
+        by=by,
+        fmt=fmt,
+        mode=mode,
+        author=author,
+        supersede_open_work=supersede_open_work,
+    )
     name = PurePosixPath((upload.name or "upload").replace("\\", "/")).name or "upload"
     with tempfile.TemporaryDirectory(prefix="tessera-upload-") as tmp:
         path = Path(tmp) / name
@@ -616,5 +676,12 @@ def import_run_from_upload(
             for chunk in upload.chunks():
                 handle.write(chunk)
         return import_run_execute(
-            project=project, by=by, fmt=fmt, mode=mode, source=path, source_name=name, author=author
+            project=project,
+            by=by,
+            fmt=fmt,
+            mode=mode,
+            source=path,
+            source_name=name,
+            author=author,
+            supersede_open_work=supersede_open_work,
         )

@@ -324,6 +324,98 @@ def test_prelabels_refused_on_work_already_started(project: Project, tmp_path: P
     assert Revision.objects.count() == before
 
 
+def _work_in_progress(project: Project) -> Revision:
+    """ann1 has opened img1's task and saved a draft on it."""
+    from qa.services import revision_save
+    from tests.deliveries.support import scene_segments
+    from tests.helpers import map_png
+
+    task = assign(project.tasks.get(image__file_name="img1.png"), user("ann1"))
+    return revision_save(
+        task=task,
+        author=user("ann1"),
+        png=map_png(scene(shift=1)),
+        segments_raw=scene_segments(),
+        parent_number=None,
+        submit=False,
+    )
+
+
+def test_accepted_import_refuses_tasks_in_progress_and_writes_nothing(
+    project: Project, tmp_path: Path
+) -> None:
+    draft = _work_in_progress(project)
+    before = (
+        list(Revision.objects.order_by("id").values_list("id", "status")),
+        list(Task.objects.order_by("id").values_list("id", "status", "assignee_id")),
+    )
+    path = import_source("coco", tmp_path, [("img0.png", scene()), ("img1.png", scene())])
+
+    assert refused(project, path, mode="accepted") == [
+        {
+            "code": "task_unavailable",
+            "file": "instances_train.json",
+            "item": "image 'img1.png'",
+            "message": f"its annotation task {draft.task_id} is in_progress (ann1's open work); importing "
+            "accepted work would supersede it: let it be submitted, or import with supersede_open_work "
+            "(--supersede-open-work)",
+        }
+    ]
+    after = (
+        list(Revision.objects.order_by("id").values_list("id", "status")),
+        list(Task.objects.order_by("id").values_list("id", "status", "assignee_id")),
+    )
+    assert after == before  # img0 was sound, but a run is all or nothing
+
+
+def test_accepted_import_supersedes_open_work_only_when_told_and_keeps_the_drafts(
+    project: Project, tmp_path: Path, capsys: Any
+) -> None:
+    draft = _work_in_progress(project)
+    path = import_source("coco", tmp_path, [("img0.png", scene()), ("img1.png", scene())])
+
+    call_command(
+        "import_annotations", "proj", "--format", "coco", str(path), "--accepted", "--supersede-open-work"
+    )
+
+    run = ImportRun.objects.get()
+    assert (run.status, run.supersede_open_work) == ("done", True)
+    assert run.notes == [f"1 tasks in progress were superseded (their drafts are kept): {draft.task_id}"]
+    task = Task.objects.get(id=draft.task_id)
+    assert task.status == Task.Status.ACCEPTED
+    assert list(task.revisions.order_by("number").values_list("id", "status")) == [
+        (draft.id, "draft"),
+        (run.revision_ids[1], "accepted"),
+    ]
+    assert "Note: 1 tasks in progress were superseded" in capsys.readouterr().out
+
+
+def test_supersede_open_work_is_only_for_accepted_imports(project: Project, tmp_path: Path, api: Any) -> None:
+    path = import_source("coco", tmp_path, [("img0.png", scene())])
+
+    response = api(user("manager")).post(
+        "/api/projects/proj/imports/",
+        {
+            "file": SimpleUploadedFile("x.json", path.read_bytes()),
+            "format": "coco",
+            "mode": "gold",
+            "supersede_open_work": "true",
+        },
+        format="multipart",
+    )
+    with pytest.raises(CommandError, match="--supersede-open-work is only used with --accepted"):
+        call_command(
+            "import_annotations", "proj", "--format", "coco", str(path), "--gold", "--supersede-open-work"
+        )
+
+    assert (response.status_code, response.json()["detail"]) == (
+        400,
+        "supersede_open_work is only used with mode 'accepted'.",
+    )
+    assert ImportRun.objects.count() == 0
+    assert Revision.objects.count() == 0
+
+
 def test_every_problem_of_a_run_is_listed_and_nothing_is_written(
     project: Project, tmp_path: Path, nothing_written: None
 ) -> None:

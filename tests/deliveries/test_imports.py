@@ -323,6 +323,7 @@ def test_import_api_answers_201_with_the_report(db: Any, tmp_path: Path, api: An
         "format": "coco",
         "mode": "accepted",
         "author": None,
+        "supersede_open_work": False,
         "source_name": "coco.zip",
         "status": "done",
         "counts": {"images": 1, "segments": 4, "revisions": 1, "tasks_created": 0, "tasks_assigned": 0},

@@ -53,6 +53,12 @@ class Command(BaseCommand):
             "--accepted", action="store_true", help="finished annotations that releases deliver"
         )
         parser.add_argument(
+            "--supersede-open-work",
+            action="store_true",
+            help="with --accepted: also import onto tasks an annotator is working on (their drafts are "
+            "kept, the task becomes accepted); without it such images are refused",
+        )
+        parser.add_argument(
             "--by",
             metavar="USERNAME",
             help="who imports (a manager; a qa_lead may import gold); default: the project's first manager",
@@ -63,6 +69,8 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"No project '{options['slug']}'.")
         by = _importer(project, options["by"])
+        if options["supersede_open_work"] and not options["accepted"]:
+            raise CommandError("--supersede-open-work is only used with --accepted.")
         author = None
         if options["author"]:
             mode = ImportRun.Mode.AUTHOR
@@ -94,6 +102,7 @@ class Command(BaseCommand):
                 source_name=str(path),
                 author=author,
                 progress=progress,
+                supersede_open_work=options["supersede_open_work"],
             )
         except ImportRefused as refused:
             lines = [refused.message, *(problem.line() for problem in refused.problems)]
