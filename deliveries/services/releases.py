@@ -68,7 +68,8 @@ ReleaseProgress = Callable[[int, int, str], None]
 """Called with (steps done, steps in total, what is being done)."""
 
 # Build errors that retrying cannot fix: the release is marked failed with the reason.
-BAD_DATA_ERRORS = (ExportError, MaskFormatError, FileNotFoundError, ValueError, KeyError)
+# FileExistsError: two files of one export with one name, which a second attempt repeats.
+BAD_DATA_ERRORS = (ExportError, MaskFormatError, FileNotFoundError, FileExistsError, ValueError, KeyError)
 # Formats whose files are compressed already: stored, not deflated again.
 _STORED_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".zip", ".gz"}
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -268,6 +269,19 @@ class _Named:
     file_name: str
 
 
+def _unique_stem(stem: str, image_id: int, used: set[str]) -> str:
+    """``stem``, else ``stem-<image id>``, else ``stem-<image id>-2``, ``-3``...: the first one
+    not taken (case-insensitively). Deterministic for a given order of images."""
+    if stem.lower() not in used:
+        return stem
+    candidate = f"{stem}-{image_id}"
+    n = 1
+    while candidate.lower() in used:
+        n += 1
+        candidate = f"{stem}-{image_id}-{n}"
+    return candidate
+
+
 def _export_names(revisions: Sequence[Revision]) -> list[_Named]:
     """A stem every format accepts ([A-Za-z0-9._-], starting with a letter or digit), unique
     case-insensitively; the project's file name is kept in images.csv."""
@@ -279,8 +293,7 @@ def _export_names(revisions: Sequence[Revision]) -> list[_Named]:
         stem = _NAME.sub("_", original.stem).strip("._-") or "image"
         if not stem[0].isalnum():
             stem = f"i{stem}"
-        if stem.lower() in used:
-            stem = f"{stem}-{image.id}"
+        stem = _unique_stem(stem, image.id, used)
         used.add(stem.lower())
         suffix = original.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,5}", original.suffix.lower()) else ""
         named.append(_Named(revision, stem, stem + (suffix or _EXTENSIONS.get(image.content_type, ".png"))))

@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from core.exceptions import Conflict, ValidationFailed
 from deliveries.formats import format_versions
 from deliveries.models import Release
 from deliveries.services import release_build, release_create, release_retry
+from deliveries.services import releases as release_services
 from deliveries.services.releases import _export_images, _export_names
 from projects.models import Project, Task
 from qa.services import revision_save
@@ -362,3 +364,43 @@ def test_the_command_writes_coco_polygons_when_asked(project: Project, tmp_path:
         document = json.loads(archive.read("proj-release-1/coco/annotations/instances_train.json"))
     assert document["annotations"]
     assert all(isinstance(a["segmentation"], list) for a in document["annotations"])
+
+
+def _revision_named(file_name: str, image_id: int) -> Any:
+    image = SimpleNamespace(file_name=file_name, id=image_id, content_type="image/png")
+    return SimpleNamespace(task=SimpleNamespace(image=image))
+
+
+def test_export_stems_are_unique_whatever_the_file_names() -> None:
+    revisions = [
+        _revision_named("x-7.png", 3),
+        _revision_named("x.png", 5),
+        _revision_named("x.jpg", 7),  # x, then x-7: both taken
+        _revision_named("X.tif", 7),
+        _revision_named("sub/x.png", 9),
+        _revision_named("..png", 11),
+    ]
+
+    named = _export_names(revisions)
+
+    assert [n.stem for n in named] == ["x-7", "x", "x-7-2", "X-7-3", "x-9", "image"]
+    assert [n.file_name for n in named][:4] == ["x-7.png", "x.png", "x-7-2.jpg", "X-7-3.tif"]
+    assert _export_names(revisions) == named  # deterministic
+
+
+def test_two_files_with_one_name_fail_the_build_instead_of_retrying(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = release_create(project=project, by=user("manager"), enqueue=False)
+    real = release_services._export_names
+
+    def same_stem(revisions: Any) -> Any:
+        return [release_services._Named(n.revision, "img0", n.file_name) for n in real(revisions)]
+
+    monkeypatch.setattr(release_services, "_export_names", same_stem)
+
+    failed = release_build(release_id=release.id)  # returns: not raised for the job to retry
+
+    assert failed.status == Release.Status.FAILED
+    assert failed.error.startswith("FileExistsError")
+    assert failed.archive_key == ""
