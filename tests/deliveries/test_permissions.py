@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from annotation.models import Revision
 from core.roles import Role
@@ -25,6 +26,27 @@ from tests.deliveries.support import accept_work, coco_document, project_with_me
 from tests.factories import make_project
 
 ROLES = ("manager", "ann1", "rev", "lead", "cli", "outsider", "cli_b", "anon")
+
+# The URL route patterns (``str(p.pattern)`` of each resolver level, joined) this matrix covers;
+# tests/test_api_routes_covered.py fails on an API route that no matrix lists, and
+# test_covered_routes_are_the_matrix_and_every_deliveries_route below keeps this set honest.
+COVERED_ROUTES: set[str] = {
+    "api/projects/<slug:slug>/imports/",
+    "api/imports/<int:run_id>/",
+    "api/projects/<slug:slug>/releases/",
+    "api/releases/<int:release_id>/",
+    "api/releases/<int:release_id>/progress/",
+    "api/releases/<int:release_id>/retry/",
+    "api/releases/<int:release_id>/decision/",
+    "api/releases/<int:release_id>/archive/",
+    "api/releases/<int:release_id>/qa-report.json",
+    "api/releases/<int:release_id>/qa-report.html",
+    "deliveries/",
+    "projects/<slug:slug>/releases/",
+    "releases/<int:release_id>/",
+    "projects/<slug:slug>/imports/",
+    "imports/<int:run_id>/",
+}
 
 
 @dataclass
@@ -408,3 +430,25 @@ def test_staff_status_grants_nothing(world: World, api: Any) -> None:
     assert api(root).get("/api/projects/a/releases/").status_code == 404
     assert api(root).get(f"/api/releases/{world.ready.id}/archive/").status_code == 404
     assert api(root).get("/api/projects/a/imports/").status_code == 404
+
+
+def _deliveries_routes() -> set[str]:
+    def walk(patterns: Any, prefix: str) -> Any:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                view = getattr(p.callback, "view_class", p.callback)
+                if view.__module__.startswith("deliveries."):
+                    yield prefix + str(p.pattern)
+
+    return set(walk(get_resolver().url_patterns, ""))
+
+
+def test_covered_routes_are_the_matrix_and_every_deliveries_route() -> None:
+    ids = World(ready=Release(id=1), failed=Release(id=2), run=ImportRun(id=3), coco=b"")
+    in_matrix = {resolve(url_of(url, ids)).route for _, _, url, _, _ in API}
+    in_matrix |= {resolve(url_of(url, ids)).route for _, url, _ in PAGES}
+
+    assert in_matrix == COVERED_ROUTES
+    assert _deliveries_routes() == COVERED_ROUTES
