@@ -449,12 +449,20 @@ class PolicySerializer(serializers.ModelSerializer[Project]):
         fields = services.POLICY_FIELDS
 
 
+def policy_payload(project: Project) -> dict[str, Any]:
+    """The policy fields, and (read only) which classes sample as rare right now."""
+    return {
+        **{name: getattr(project, name) for name in services.POLICY_FIELDS},
+        "class_strata": selectors.class_strata(project=project),
+    }
+
+
 class PolicyApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The project's QA policy")
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_user(user=request.user, slug=slug)
         require_role(user=request.user, project=project, roles=STAFF_ROLES)
-        return Response({name: getattr(project, name) for name in services.POLICY_FIELDS})
+        return Response(policy_payload(project))
 
     @extend_schema(
         request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, summary="Change the QA policy (audited)"
@@ -467,7 +475,7 @@ class PolicyApi(APIView):
         project = services.policy_update(
             project=project, by=request_user(request), changes=dict(data.validated_data)
         )
-        return Response({name: getattr(project, name) for name in services.POLICY_FIELDS})
+        return Response(policy_payload(project))
 
 
 def _batch(project: Project, name: str) -> Batch:

@@ -86,6 +86,9 @@ class SamplingDecision(TimeStampedModel):
     sampled = models.BooleanField()
     # Why the submission was sent to review regardless of the draw ("gold_failed", ...).
     forced_reasons = models.JSONField(default=list)
+    # What this submission added to the class statistics: {"<category id>": [pixels, instances]}.
+    # A resubmission of the task replaces it, so each task counts once.
+    class_counts = models.JSONField(default=dict)
 
     @property
     def to_review(self) -> bool:
@@ -206,7 +209,8 @@ class AuditEvent(TimeStampedModel):
 
 
 class ClassStatistic(models.Model):
-    """Running totals of labelled pixels and instances per category, over routed submissions.
+    """Running totals of labelled pixels and instances per category, over the latest routed
+    submission of each task.
 
     They decide which classes are rare (stratified sampling) without rescanning every
     segment table on each submission.

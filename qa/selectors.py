@@ -16,11 +16,13 @@ from projects.models import Project, Task
 from projects.selectors import UserLike, user_roles
 from qa.models import (
     AuditEvent,
+    ClassStatistic,
     QualityReport,
     ReviewComment,
     ReviewDecision,
     ReviewItem,
     RevisionMeasurement,
+    SamplingDecision,
 )
 
 
@@ -29,9 +31,9 @@ def quality_reports_for_user(*, user: UserLike, revision: Revision) -> QuerySet[
 
     Its gold reports, and the agreement reports of every pair it is in (as the submission or,
     when it was saved first, as the reference). manager and qa_lead: all. Reviewers: all of
-    a revision under a review item they may see
-    (their queue, or one they claimed or decided): the numbers back their decision; not of
-    the other revisions they see only as a reference. The author: scores against gold only,
+    a revision under a review item they may see (their queue, or one they claimed or
+    decided): the numbers back their decision; not of the other revisions they see only as
+    a reference. The author: scores against gold only,
     and only when the project lets annotators see them; never agreement, which would tell
     them a peer labelled the same image. Everyone else: none.
     """
@@ -254,3 +256,79 @@ def failed_measurements(*, project: Project) -> QuerySet[RevisionMeasurement]:
         .select_related("revision__task", "revision__author")
         .order_by("-updated_at", "-id")
     )
+
+
+# --- class strata (stratified sampling) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassTotals:
+    """Labelled pixels and instances per category over each task's latest routed submission."""
+
+    pixels: dict[int, int]
+    instances: dict[int, int]
+
+    @property
+    def total_pixels(self) -> int:
+        return sum(self.pixels.values())
+
+    @property
+    def total_instances(self) -> int:
+        return sum(self.instances.values())
+
+
+def class_totals(*, project: Project) -> ClassTotals:
+    rows = ClassStatistic.objects.filter(project=project)
+    return ClassTotals(
+        pixels={r.category_id: r.pixels for r in rows}, instances={r.category_id: r.instances for r in rows}
+    )
+
+
+def class_share(totals: ClassTotals, *, category_id: int, isthing: bool) -> float:
+    """A thing's share of all instances, a stuff class's share of all labelled pixels; 0.0
+    before anything is counted (an unseen class is rare until shown otherwise)."""
+    if isthing:
+        total = totals.total_instances
+        return totals.instances.get(category_id, 0) / total if total else 0.0
+    total = totals.total_pixels
+    return totals.pixels.get(category_id, 0) / total if total else 0.0
+
+
+def stratum_of(*, project: Project, category_id: int, share: float) -> str:
+    """The stratum a class samples in: its override when set, else rare below the share."""
+    override = project.stratum_overrides.get(str(category_id))
+    if override in SamplingDecision.Stratum.values:
+        return str(override)
+    if share < project.rare_class_share:
+        return SamplingDecision.Stratum.RARE
+    return SamplingDecision.Stratum.DOMINANT
+
+
+def class_strata(*, project: Project) -> list[dict[str, Any]]:
+    """Per category of the current taxonomy: counts, share, derived and effective stratum,
+    for the manager to see which classes are rare right now."""
+    totals = class_totals(project=project)
+    taxonomy = project.taxonomy_versions.order_by("-number").first()
+    categories = list(taxonomy.categories.order_by("category_id")) if taxonomy else []
+    rows = []
+    for category in categories:
+        share = class_share(totals, category_id=category.category_id, isthing=category.isthing)
+        derived = (
+            SamplingDecision.Stratum.RARE
+            if share < project.rare_class_share
+            else SamplingDecision.Stratum.DOMINANT
+        )
+        rows.append(
+            {
+                "category_id": category.category_id,
+                "name": category.name,
+                "isthing": category.isthing,
+                "pixels": totals.pixels.get(category.category_id, 0),
+                "instances": totals.instances.get(category.category_id, 0),
+                "share": share,
+                "derived": str(derived),
+                "override": project.stratum_overrides.get(str(category.category_id)),
+                "stratum": stratum_of(project=project, category_id=category.category_id, share=share),
+            }
+        )
+    return rows

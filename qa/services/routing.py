@@ -12,13 +12,15 @@ import hashlib
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 
 from annotation.models import Revision
 from annotation.services import revision_set_status
 from projects.models import Project, Task
 from projects.services import task_transition
 from qa.models import ClassStatistic, QualityReport, ReviewItem, RevisionMeasurement, SamplingDecision
+from qa.selectors import class_share, class_totals, stratum_of
 
 RARE = SamplingDecision.Stratum.RARE
 DOMINANT = SamplingDecision.Stratum.DOMINANT
@@ -30,44 +32,59 @@ def sampling_draw(*, seed: int, purpose: str, key: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def class_statistics_add(*, project: Project, revision: Revision) -> None:
-    """Add a submission's pixels (stuff) and instances (things) to the running totals."""
+def class_counts_of(*, revision: Revision) -> dict[str, list[int]]:
+    """Pixels and instances (things only) per category of a revision's segment table."""
     isthing = {c.category_id: c.isthing for c in revision.task.taxonomy.categories.all()}
-    pixels: dict[int, int] = {}
-    instances: dict[int, int] = {}
+    counts: dict[str, list[int]] = {}
     for segment in revision.segments:
         category = int(segment["category_id"])
-        pixels[category] = pixels.get(category, 0) + int(segment["area"])
+        row = counts.setdefault(str(category), [0, 0])
+        row[0] += int(segment["area"])
         if isthing.get(category, False):
-            instances[category] = instances.get(category, 0) + 1
-    for category, count in pixels.items():
-        ClassStatistic.objects.get_or_create(project=project, category_id=category)
-        ClassStatistic.objects.filter(project=project, category_id=category).update(
-            pixels=F("pixels") + count, instances=F("instances") + instances.get(category, 0)
+            row[1] += 1
+    return counts
+
+
+def class_statistics_count(*, project: Project, task: Task, revision: Revision) -> dict[str, list[int]]:
+    """Count the task's submission in the running totals once: a resubmission (rework)
+    replaces the task's earlier contribution instead of adding to it. Call with the task row
+    locked. Returns what this submission contributes."""
+    new = class_counts_of(revision=revision)
+    previous = (
+        SamplingDecision.objects.filter(revision__task=task)
+        .exclude(revision=revision)
+        .order_by("-id")
+        .first()
+    )
+    old: dict[str, list[int]] = previous.class_counts if previous is not None else {}
+    for key in sorted(set(new) | set(old)):
+        pixels = new.get(key, [0, 0])[0] - old.get(key, [0, 0])[0]
+        instances = new.get(key, [0, 0])[1] - old.get(key, [0, 0])[1]
+        if not pixels and not instances:
+            continue
+        ClassStatistic.objects.get_or_create(project=project, category_id=int(key))
+        ClassStatistic.objects.filter(project=project, category_id=int(key)).update(
+            pixels=Greatest(F("pixels") + pixels, Value(0)),
+            instances=Greatest(F("instances") + instances, Value(0)),
         )
+    return new
 
 
 def rare_categories(*, project: Project, category_ids: Iterable[int], isthing: dict[int, bool]) -> list[int]:
     """Which of ``category_ids`` are rare: a share of labelled pixels (stuff) or of instances
-    (things) below ``project.rare_class_share``, unless overridden per class."""
-    stats = {s.category_id: s for s in ClassStatistic.objects.filter(project=project)}
-    total_pixels = sum(s.pixels for s in stats.values())
-    total_instances = sum(s.instances for s in stats.values())
-    rare = []
-    for category in sorted(set(category_ids)):
-        override = project.stratum_overrides.get(str(category))
-        if override in (RARE, DOMINANT):
-            if override == RARE:
-                rare.append(category)
-            continue
-        stat = stats.get(category)
-        if isthing.get(category, False):
-            share = (stat.instances / total_instances) if stat and total_instances else 0.0
-        else:
-            share = (stat.pixels / total_pixels) if stat and total_pixels else 0.0
-        if share < project.rare_class_share:
-            rare.append(category)
-    return rare
+    (things) below ``project.rare_class_share``, unless overridden per class
+    (:func:`qa.selectors.class_share` and :func:`qa.selectors.stratum_of`)."""
+    totals = class_totals(project=project)
+    return [
+        category
+        for category in sorted(set(category_ids))
+        if stratum_of(
+            project=project,
+            category_id=category,
+            share=class_share(totals, category_id=category, isthing=isthing.get(category, False)),
+        )
+        == RARE
+    ]
 
 
 def forced_review_reasons(*, revision: Revision) -> list[str]:
@@ -149,7 +166,7 @@ def revision_route(*, revision_id: int) -> SamplingDecision | None:
     existing = SamplingDecision.objects.filter(revision=revision).first()
     if existing is not None:
         return existing
-    class_statistics_add(project=project, revision=revision)
+    class_counts = class_statistics_count(project=project, task=task, revision=revision)
     isthing = {c.category_id: c.isthing for c in task.taxonomy.categories.all()}
     present = {int(s["category_id"]) for s in revision.segments}
     rare = rare_categories(project=project, category_ids=present, isthing=isthing)
@@ -165,6 +182,7 @@ def revision_route(*, revision_id: int) -> SamplingDecision | None:
         draw=draw,
         sampled=draw < rate,
         forced_reasons=forced,
+        class_counts=class_counts,
     )
     if decision.to_review:
         reason = forced[0] if forced else ReviewItem.Reason.SAMPLED
