@@ -39,6 +39,20 @@ def _segments_field(value: Any) -> Any:
     return value
 
 
+def _json_field(value: Any, *, name: str) -> Any:
+    """A form field that holds JSON (multipart requests cannot nest); absent or empty = None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValidationFailed(
+                f"{name} is not valid JSON: {error.msg} at position {error.pos}."
+            ) from None
+    return value
+
+
 class TaskRevisionsApi(APIView):
     """GET lists revisions; POST saves a new one (and submits it with ``submit=true``).
 
@@ -325,6 +339,10 @@ class ReviewFixApi(APIView):
                     "index_map": serializers.FileField(),
                     "segments": serializers.CharField(),
                     "comment": serializers.CharField(required=False),
+                    "comments": serializers.CharField(
+                        required=False,
+                        help_text="JSON list of pinned comments, as in the decision endpoint",
+                    ),
                 },
             )
         },
@@ -333,6 +351,7 @@ class ReviewFixApi(APIView):
     )
     def post(self, request: Request, item_id: int) -> Response:
         item = selectors.review_item_get_for_user(user=request.user, item_id=item_id)
+        services.review_check_decider(item=item, user=request_user(request))
         upload = request.FILES.get("index_map")
         if upload is None or "segments" not in request.data:
             raise ValidationFailed(
@@ -340,12 +359,18 @@ class ReviewFixApi(APIView):
             )
         index_map = index_map_parse(data=upload.read(), task=item.task)
         segments = segments_parse(_segments_field(request.data["segments"]))
+        pins = services.pins_parse(
+            _json_field(request.data.get("comments"), name="comments"),
+            width=item.task.image.width,
+            height=item.task.image.height,
+        )
         services.review_fix_accept(
             item=item,
             reviewer=request_user(request),
             index_map=index_map,
             segments=segments,
             comment=str(request.data.get("comment", "")),
+            pins=pins,
         )
         item = selectors.review_item_get_for_user(user=request.user, item_id=item.id)
         return Response(review_payload(request, item, detail=True))

@@ -19,6 +19,7 @@ from qa.services.production import (
 from qa.services.review import (
     PinIn,
     pins_parse,
+    review_check_decider,
     review_claim,
     review_claim_next,
     review_decide,
@@ -45,6 +46,7 @@ __all__ = [
     "measurement_references",
     "pins_parse",
     "policy_update",
+    "review_check_decider",
     "review_claim",
     "review_claim_next",
     "review_decide",

@@ -131,6 +131,25 @@ def _peer_decided_by(*, item: ReviewItem, user: User) -> bool:
     )
 
 
+def review_check_decider(*, item: ReviewItem, user: User) -> None:
+    """Raise unless ``user`` may decide ``item`` now (role, independence, pending, claim); lets
+    a view refuse before it parses a large upload. The deciding services check it again."""
+    _require_reviewer(item=item, user=user)
+    if item.status != ReviewItem.Status.PENDING:
+        raise Conflict(f"Review item {item.id} is already {item.status}.")
+    _require_claim(item=item, user=user)
+
+
+def _require_claim(*, item: ReviewItem, user: User) -> None:
+    """Another reviewer's live claim keeps everyone else from deciding the item."""
+    if (
+        item.reviewer_id not in (None, user.pk)
+        and item.claimed_at
+        and item.claimed_at > timezone.now() - CLAIM_TIMEOUT
+    ):
+        raise Conflict(f"Review item {item.id} is being reviewed by {item.reviewer}.")
+
+
 @transaction.atomic
 def review_claim_next(*, project: Project, user: User, stage: str) -> ReviewItem | None:
     """Claim the oldest item of the queue (the user's own claim first)."""
@@ -225,12 +244,7 @@ def review_decide(
     _require_reviewer(item=item, user=reviewer)
     if item.status != ReviewItem.Status.PENDING:
         raise Conflict(f"Review item {item.id} is already {item.status}.")
-    if (
-        item.reviewer_id not in (None, reviewer.pk)
-        and item.claimed_at
-        and item.claimed_at > timezone.now() - CLAIM_TIMEOUT
-    ):
-        raise Conflict(f"Review item {item.id} is being reviewed by {item.reviewer}.")
+    _require_claim(item=item, user=reviewer)
     if decision not in (ReviewDecision.Decision.ACCEPT, ReviewDecision.Decision.REJECT):
         raise ValidationFailed("decision must be accept or reject (use the fix endpoint to fix and accept).")
     if decision == ReviewDecision.Decision.REJECT and not comment.strip() and not pins:
@@ -268,13 +282,19 @@ def review_fix_accept(
     index_map: npt.NDArray[np.uint16],
     segments: Sequence[SegmentIn],
     comment: str = "",
+    pins: Sequence[PinIn] = (),
 ) -> ReviewDecision:
     """The reviewer corrects the work and accepts the correction: a new revision on the task,
-    attributed to the reviewer, becomes the accepted one."""
+    attributed to the reviewer (source ``review_fix``), becomes the accepted one. Pinned
+    comments go on the author's revision: they tell the author what was corrected.
+
+    The fix is not measured and is never an agreement reference: QA figures describe the
+    annotators' own submissions (docs/quality.md, "Fix and accept")."""
     item, task = _locked(item)
     _require_reviewer(item=item, user=reviewer)
     if item.status != ReviewItem.Status.PENDING:
         raise Conflict(f"Review item {item.id} is already {item.status}.")
+    _require_claim(item=item, user=reviewer)
     latest = task.revisions.order_by("-number").first()
     fixed = revision_create(
         task=task,
@@ -293,6 +313,7 @@ def review_fix_accept(
         comment=comment.strip(),
         fixed_revision=fixed,
     )
+    _comments_add(revision=item.revision, decision=record, author=reviewer, pins=pins)
     item.status = ReviewItem.Status.FIXED
     item.reviewer = reviewer
     item.decided_at = timezone.now()
