@@ -15,6 +15,7 @@ contains is documented in the format modules and in ``docs/formats.md``.
 
 from __future__ import annotations
 
+from ._base import export_formats
 from .ade20k import Ade20kExporter
 from .archive import safe_extract_zip
 from .cityscapes import CityscapesExporter
@@ -29,6 +30,7 @@ from .model import (
     ExportSegment,
     ExportSummary,
     FormatError,
+    ImageStats,
     ImportedCategory,
     ImportedImage,
     ImportedSegment,
@@ -67,6 +69,7 @@ __all__ = [
     "ExportSummary",
     "Exporter",
     "FormatError",
+    "ImageStats",
     "ImportedCategory",
     "ImportedImage",
     "ImportedSegment",
@@ -76,6 +79,7 @@ __all__ = [
     "VocExporter",
     "YoloExporter",
     "coco_categories",
+    "export_formats",
     "format_versions",
     "png_categories",
     "read_coco",

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar, Self
@@ -22,6 +22,7 @@ from .model import (
     ExportImage,
     ExportSegment,
     ExportSummary,
+    ImageStats,
     IndexMap,
     ProgressCallback,
     Taxonomy,
@@ -67,10 +68,15 @@ class Output:
     """The export folder. It must be new or empty, so no stale file of an earlier export can be
     mistaken for part of this one and a repeated stem fails instead of overwriting."""
 
+    @staticmethod
+    def check_empty(root: str | os.PathLike[str]) -> None:
+        path = Path(root)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ExportError(f"output folder {path} is not empty")
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.check_empty(root)
         self.root = Path(root)
-        if self.root.exists() and any(self.root.iterdir()):
-            raise ExportError(f"output folder {self.root} is not empty")
         self.root.mkdir(parents=True, exist_ok=True)
         self._dirs: set[Path] = set()
         self.files = 0
@@ -216,37 +222,74 @@ class BaseExporter:
         *,
         progress: ProgressCallback | None = None,
     ) -> ExportSummary:
-        self.check_taxonomy(taxonomy)
-        out = Output(out_dir)
-        tally = Tally()
-        state: Any = None
-        try:
-            state = self.begin(taxonomy, out, tally)
-            for image in images:
-                item = prepare(image, taxonomy)
+        return export_formats(images, taxonomy, {self.name: (self, out_dir)}, progress=progress)[self.name]
+
+
+def export_formats(
+    images: Iterable[ExportImage],
+    taxonomy: Taxonomy,
+    targets: Mapping[str, tuple[BaseExporter, str | os.PathLike[str]]],
+    *,
+    progress: ProgressCallback | None = None,
+    observe: Callable[[ImageStats], None] | None = None,
+) -> dict[str, ExportSummary]:
+    """Write several formats in one pass over ``images``: each map is loaded and analysed once
+    and handed to every exporter in turn (``targets``: name -> (exporter, its output folder)),
+    so the formats of a release cost one map decode and one run analysis per image, not one
+    per format. Every taxonomy check and every output folder is checked before anything is
+    written. ``observe`` receives each image's segment statistics (for reports); ``progress``
+    is called once per image, after every format has written it."""
+    for exporter, out_dir in targets.values():
+        exporter.check_taxonomy(taxonomy)
+        Output.check_empty(out_dir)
+    outs = {name: Output(out_dir) for name, (_, out_dir) in targets.items()}
+    tallies = {name: Tally() for name in targets}
+    states: dict[str, Any] = {}
+    try:
+        for name, (exporter, _) in targets.items():
+            states[name] = exporter.begin(taxonomy, outs[name], tallies[name])
+        for done, image in enumerate(images, start=1):
+            item = prepare(image, taxonomy)
+            for name, (exporter, _) in targets.items():
+                tally = tallies[name]
                 if item.absent:
                     tally.skipped["empty"] += item.absent
-                self.write(state, item, out, tally)
+                exporter.write(states[name], item, outs[name], tally)
                 tally.images += 1
                 tally.splits[image.split] += 1
-                if progress is not None:
-                    progress(tally.images, image.stem)
-            self.finish(state, out, tally)
-        finally:
+            if observe is not None:
+                observe(
+                    ImageStats(
+                        stem=image.stem,
+                        pixels=image.width * image.height,
+                        segments=item.segments,
+                        areas=tuple(int(a) for a in item.runs.areas.tolist()),
+                    )
+                )
+            if progress is not None:
+                progress(done, image.stem)
+        for name, (exporter, _) in targets.items():
+            exporter.finish(states[name], outs[name], tallies[name])
+    finally:
+        for name, state in states.items():
             if state is not None:
-                self.close(state)
+                targets[name][0].close(state)
+        for out in outs.values():
             out.cleanup()
-        return ExportSummary(
-            format=self.name,
-            version=self.version,
-            images=tally.images,
-            segments=tally.segments,
-            files=out.files,
-            splits=dict(tally.splits),
-            skipped=dict(tally.skipped),
-            source_images=tally.source_images,
-            notes=tuple(tally.notes),
+    return {
+        name: ExportSummary(
+            format=exporter.name,
+            version=exporter.version,
+            images=tallies[name].images,
+            segments=tallies[name].segments,
+            files=outs[name].files,
+            splits=dict(tallies[name].splits),
+            skipped=dict(tallies[name].skipped),
+            source_images=tallies[name].source_images,
+            notes=tuple(tallies[name].notes),
         )
+        for name, (exporter, _) in targets.items()
+    }
 
 
 def category_lut(ids: np.ndarray[Any, Any], values: list[int], size: int = 65536) -> np.ndarray[Any, Any]:

@@ -150,6 +150,17 @@ class ExportImage:
 
 
 @dataclass(frozen=True)
+class ImageStats:
+    """What an export pass saw of one image: the segments present in its map (ascending id)
+    and their pixel counts, and the image's size in pixels (void = pixels - sum of areas)."""
+
+    stem: str
+    pixels: int
+    segments: tuple[ExportSegment, ...]
+    areas: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ExportSummary:
     """What an export wrote. ``segments`` counts the objects written in the format's own terms
     (annotations, segments_info entries, polygon lines, object indices...); ``skipped`` counts

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from deliveries.formats import ImageStats
 from qa import plots
 
 # --- class distribution, counted from the maps -------------------------------------------------------
@@ -43,29 +42,26 @@ class Distribution:
     pixels: int = 0
     void_pixels: int = 0
 
-    def add(self, index_map: npt.NDArray[np.uint16], segments: Sequence[Mapping[str, Any]]) -> None:
-        """Count one image: pixels per segment from the map itself (not the stored areas)."""
-        counts = np.bincount(index_map.ravel(), minlength=1)
+    def add_stats(self, stats: ImageStats) -> None:
+        """Count one image from an export pass's statistics: pixels per segment as found in
+        the map itself (not the stored areas), void = the pixels no segment holds."""
         self.images += 1
-        self.pixels += int(index_map.size)
-        self.void_pixels += int(counts[0])
+        self.pixels += stats.pixels
+        self.void_pixels += stats.pixels - sum(stats.areas)
         seen: set[int] = set()
-        for segment in segments:
-            segment_id = int(segment["id"])
-            area = int(counts[segment_id]) if segment_id < len(counts) else 0
+        for segment, area in zip(stats.segments, stats.areas, strict=True):
             if not area:
                 continue
-            category = int(segment["category_id"])
-            row = self.classes.setdefault(category, ClassCount())
+            row = self.classes.setdefault(segment.category_id, ClassCount())
             row.pixels += area
             row.segments += 1
-            if self.isthing.get(category, False):
-                if segment.get("iscrowd"):
+            if self.isthing.get(segment.category_id, False):
+                if segment.iscrowd:
                     row.crowd_regions += 1
                 else:
                     row.instances += 1
-            if category not in seen:
-                seen.add(category)
+            if segment.category_id not in seen:
+                seen.add(segment.category_id)
                 row.images += 1
 
     def as_rows(self, names: Mapping[int, str]) -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ from deliveries.formats import (
     ExportSegment,
     ExportSummary,
     Taxonomy,
+    export_formats,
     format_versions,
 )
 from deliveries.models import Release, ReleaseDecision
@@ -101,8 +102,8 @@ def release_formats(*, project: Project, formats: Sequence[str] | None) -> list[
 
 
 def _steps(images: int, formats: int) -> int:
-    # statistics pass + one pass per format + report + archive + storage
-    return images * (formats + 1) + 3
+    # one pass over the images writing every format + report + archive + storage
+    return images + 3
 
 
 @transaction.atomic
@@ -406,34 +407,33 @@ def _build(release: Release, workdir: Path, progress: _Progress) -> dict[str, An
     root = workdir / release.archive_name.removesuffix(".zip")
     root.mkdir()
 
-    distribution = Distribution(isthing=isthing)
     segments = instances = crowd = 0
     for item in named:
         revision = item.revision
-        distribution.add(revision_index_map(revision=revision), revision.segments)
         segments += len(revision.segments)
         for s in revision.segments:
             if isthing.get(int(s["category_id"]), False):
                 crowd += int(bool(s["iscrowd"]))
                 instances += int(not s["iscrowd"])
-        progress.step("counting classes")
 
-    exports = {}
+    # One pass: each stored map is decoded once and written in every format; the class
+    # distribution is counted from the same pass.
+    distribution = Distribution(isthing=isthing)
+    targets = {}
     for fmt in release.formats:
-
-        def exported(done: int, stem: str, fmt: str = fmt) -> None:
-            progress.step(f"exporting {fmt}")
-
         exporter = FORMATS[fmt]
         if fmt == "coco" and release.coco_polygons:
             exporter = CocoExporter(polygons=True)
-        summary = exporter.export(
-            _export_images(named, include_images=release.include_images),
-            taxonomy,
-            root / fmt,
-            progress=exported,
-        )
-        exports[fmt] = _summary_json(summary)
+        targets[fmt] = (exporter, root / fmt)
+    stage = f"exporting {', '.join(release.formats)}"
+    summaries = export_formats(
+        _export_images(named, include_images=release.include_images),
+        taxonomy,
+        targets,  # type: ignore[arg-type]
+        progress=lambda done, stem: progress.step(stage),
+        observe=distribution.add_stats,
+    )
+    exports = {fmt: _summary_json(summary) for fmt, summary in summaries.items()}
 
     with open(root / "images.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")

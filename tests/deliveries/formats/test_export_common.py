@@ -18,7 +18,15 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from deliveries.formats import FORMATS, ExportError, ExportImage, ExportSegment, format_versions
+from deliveries.formats import (
+    FORMATS,
+    ExportError,
+    ExportImage,
+    ExportSegment,
+    ImageStats,
+    export_formats,
+    format_versions,
+)
 from deliveries.formats._maps import counts_to_rle_string, map_runs, rle_string_to_counts
 from deliveries.formats._png import encode_label_png, encode_png, lut_bytes
 from tests.deliveries.formats.scenes import TAXONOMY, Scene
@@ -56,6 +64,71 @@ def test_images_are_streamed_one_map_at_a_time_and_progress_is_reported(
     assert summary.images == len(done)
     assert summary.format == fmt
     assert not any(p.name.startswith(".tessera-tmp") for p in (tmp_path / "out").iterdir())
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_one_pass_over_the_images_writes_every_format_as_its_own_export_would(
+    tmp_path: Any, scenes: Any, source_dir: Any
+) -> None:
+    loads: list[str] = []
+    seen: list[ImageStats] = []
+    fmts = [f for f in ALL if f != "voc"]  # crowded_0002 holds more objects than VOC allows
+
+    def loader(s: Scene) -> Any:
+        def load() -> np.ndarray:
+            loads.append(s.stem)
+            return s.map
+
+        return load
+
+    def images() -> Iterator[ExportImage]:
+        for s in scenes:
+            image = s.export_image(source_dir)
+            yield ExportImage(
+                stem=image.stem,
+                width=image.width,
+                height=image.height,
+                index_map=loader(s),
+                segments=image.segments,
+                split=image.split,
+                image=image.image,
+            )
+
+    together = export_formats(
+        images(),
+        TAXONOMY,
+        {f: (FORMATS[f], tmp_path / "all" / f) for f in fmts},  # type: ignore[misc]
+        observe=seen.append,
+    )
+
+    assert loads == [s.stem for s in scenes]  # each map loaded once for every format
+    for f in fmts:
+        alone = FORMATS[f].export((s.export_image(source_dir) for s in scenes), TAXONOMY, tmp_path / f)
+        assert together[f] == alone
+        assert _files(tmp_path / "all" / f) == _files(tmp_path / f), f
+    for stats, s in zip(seen, scenes, strict=True):
+        present = sorted(set(np.unique(s.map).tolist()) - {0})
+        assert [g.id for g in stats.segments] == present
+        assert list(stats.areas) == [int((s.map == i).sum()) for i in present]
+        assert stats.pixels == s.map.size
+
+
+def test_one_pass_checks_every_target_before_writing_anything(tmp_path: Any, scenes: Any) -> None:
+    (tmp_path / "voc").mkdir()
+    (tmp_path / "voc" / "old.txt").write_text("x")
+
+    with pytest.raises(ExportError, match="is not empty"):
+        export_formats(
+            (s.export_image() for s in scenes),
+            TAXONOMY,
+            {"coco": (FORMATS["coco"], tmp_path / "coco"), "voc": (FORMATS["voc"], tmp_path / "voc")},  # type: ignore[dict-item]
+        )
+
+    assert not (tmp_path / "coco").exists()
+    assert _files(tmp_path / "voc") == {"old.txt": b"x"}
 
 
 def test_non_empty_output_folder_is_refused(tmp_path: Any) -> None:
