@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from annotation.masks import decode_index_map
 from annotation.models import Revision
@@ -15,18 +15,26 @@ from projects.models import Project, Task
 from projects.selectors import UserLike, task_visibility_filter, user_roles
 
 
+# Revisions someone else wrote that the assignee of the task sees as part of their own work.
+ASSIGNEE_VISIBLE_SOURCES = (Revision.Source.PRELABEL, Revision.Source.IMPORT, Revision.Source.REVIEW_FIX)
+
+
 def revision_visibility_filter(
     *, user: UserLike, task: Task, queryset: QuerySet[Revision]
 ) -> QuerySet[Revision]:
     """Revisions of a task the user can already see, narrowed by role.
 
-    manager and qa_lead: all. The task's assignee: all of their task's revisions (including a
-    reviewer's fix, which is feedback on their work). A reviewer: submitted work only, never
-    someone's draft.
+    manager and qa_lead: all. The task's assignee: their own revisions, and what the project
+    put on their task for them (pre-labels, imports, a reviewer's fix, which is feedback on
+    their work), never another person's editor or API work: blind agreement depends on it, even
+    if a task that holds someone's work were handed on (the services refuse that). A reviewer:
+    submitted work only, never someone's draft.
     """
     roles = user_roles(user=user, project=task.project)
-    if roles & STAFF_ROLES or (Role.ANNOTATOR in roles and task.assignee_id == user.pk):
+    if roles & STAFF_ROLES:
         return queryset
+    if Role.ANNOTATOR in roles and task.assignee_id == user.pk:
+        return queryset.filter(Q(author_id=user.pk) | Q(source__in=ASSIGNEE_VISIBLE_SOURCES))
     if Role.REVIEWER in roles:
         return queryset.exclude(status=Revision.Status.DRAFT)
     return queryset.none()
