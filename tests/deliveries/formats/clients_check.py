@@ -20,7 +20,9 @@ import csv
 import glob
 import json
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -184,6 +186,105 @@ def check_coco_panoptic(root: str, ref: Reference) -> None:
         )
 
 
+def check_panoptic_pq(root: str, ref: Reference) -> None:
+    """panopticapi's own evaluator: the export against itself and against a ground truth
+    rendered from the reference maps gives PQ = 1 (all, things, stuff), and a copy of the
+    export with one thing relabelled gives less (so the check can fail)."""
+    with guarded("panopticapi pq_compute"):
+        from panopticapi.evaluation import pq_compute
+        from panopticapi.utils import rgb2id as their_rgb2id
+
+        VERSIONS["panopticapi"] = "panopticapi-lite 0.2.0"
+        jsons = sorted(glob.glob(os.path.join(root, "annotations", "panoptic_*.json")))
+        details = []
+        problems = []
+        tmp = tempfile.mkdtemp(prefix="pq-")
+        try:
+            for jf in jsons:
+                with open(jf, encoding="utf-8") as f:
+                    doc = json.load(f)
+                png_dir = jf[: -len(".json")]
+                with quiet():
+                    own = pq_compute(jf, jf, png_dir, png_dir)
+                gt_json, gt_dir = _panoptic_ground_truth(doc, png_dir, ref, tmp, their_rgb2id)
+                with quiet():
+                    vs_ref = pq_compute(gt_json, jf, gt_dir, png_dir)
+                bad_json = _relabel_one_thing(doc, tmp)
+                with quiet():
+                    bad = pq_compute(gt_json, bad_json, gt_dir, png_dir)
+                split = os.path.basename(png_dir)
+                for name, r in (("export vs export", own), ("reference vs export", vs_ref)):
+                    pqs = {k: r[k]["pq"] for k in ("All", "Things", "Stuff")}
+                    if any(abs(v - 1) > 1e-12 for v in pqs.values()) or min(r[k]["n"] for k in pqs) < 1:
+                        problems.append(f"{split} {name}: {pqs}")
+                if not bad["Things"]["pq"] < 1:
+                    problems.append(f"{split}: a relabelled thing still gives PQ {bad['Things']['pq']}")
+                details.append(
+                    f"{split}: PQ {vs_ref['All']['pq']:.3f} vs reference "
+                    f"({vs_ref['Things']['n']} thing, {vs_ref['Stuff']['n']} stuff classes), "
+                    f"{bad['Things']['pq']:.3f} with one thing relabelled"
+                )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        check(
+            "panopticapi pq_compute",
+            bool(jsons) and not problems,
+            "; ".join(problems[:10]) or "; ".join(details) or "no annotations/panoptic_*.json",
+        )
+
+
+def _panoptic_ground_truth(
+    doc: dict[str, Any], png_dir: str, ref: Reference, tmp: str, their_rgb2id: Any
+) -> tuple[str, str]:
+    """The reference maps as a COCO panoptic ground truth for ``doc``'s images (stuff merged
+    per class where the export merged it), written with the export's image ids and names."""
+    split = os.path.basename(png_dir)
+    gt_dir = os.path.join(tmp, f"gt_{split}")
+    os.makedirs(gt_dir)
+    by_name = {c["name"]: c["id"] for c in doc["categories"]}
+    annotations = []
+    for a in doc["annotations"]:
+        stem = os.path.splitext(a["file_name"])[0]
+        exported = their_rgb2id(np.array(Image.open(os.path.join(png_dir, a["file_name"])), dtype=np.uint8))
+        source = ref
+        if len(np.unique(exported)) != len(np.unique(ref.maps[stem])):  # merge_stuff=True
+            source = merge_stuff(ref, stem)
+        m = source.maps[stem].astype(np.int64)
+        rgb = np.stack([m % 256, m // 256 % 256, m // 65536], -1).astype(np.uint8)
+        Image.fromarray(rgb).save(os.path.join(gt_dir, a["file_name"]))
+        infos = [
+            {
+                "id": s,
+                "category_id": by_name[ref.name_of[c]],
+                "iscrowd": int(k),
+                "area": int((m == s).sum()),
+                "bbox": [0, 0, 1, 1],
+            }
+            for s, c, k in source.segments(stem)
+        ]
+        annotations.append({"image_id": a["image_id"], "file_name": a["file_name"], "segments_info": infos})
+    path = os.path.join(tmp, f"gt_{split}.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"images": doc["images"], "annotations": annotations, "categories": doc["categories"]}, f)
+    return path, gt_dir
+
+
+def _relabel_one_thing(doc: dict[str, Any], tmp: str) -> str:
+    """A copy of the export's JSON where the first non-crowd thing segment has another thing
+    category."""
+    things = [c["id"] for c in doc["categories"] if c["isthing"]]
+    bad = json.loads(json.dumps(doc))
+    for a in bad["annotations"]:
+        for s in a["segments_info"]:
+            if s["category_id"] in things and not s["iscrowd"]:
+                s["category_id"] = next(t for t in things if t != s["category_id"])
+                path = os.path.join(tmp, f"bad_{len(os.listdir(tmp))}.json")
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(bad, f)
+                return path
+    raise AssertionError("the export has no thing segment to relabel")
+
+
 def merge_stuff(ref: Reference, stem: str) -> Reference:
     """A copy of ``ref`` restricted to ``stem`` where stuff segments of one class are one."""
     m = ref.maps[stem].copy()
@@ -284,6 +385,8 @@ def check_cityscapes(root: str, ref: Reference) -> None:
             not problems,
             "; ".join(problems[:10]) or f"{len(files)} images, {n} instances equal the reference things",
         )
+    with guarded("cityscapesscripts evalPixelLevelSemanticLabeling"):
+        check_cityscapes_evaluator(root, ref, names)
     with guarded("datumaro cityscapes"):
         from cityscapesscripts.helpers import labels as cs
         from datumaro.components.annotation import Mask
@@ -322,6 +425,71 @@ def check_cityscapes(root: str, ref: Reference) -> None:
             or f"{len(ds)} items, {n} class masks equal the reference"
             + (" (train ids)" if train_ids else ""),
         )
+
+
+def check_cityscapes_evaluator(root: str, ref: Reference, names: dict[str, str]) -> None:
+    """The official pixel-level evaluator, the export's labelIds as predictions against a
+    ground truth (labelIds + instanceIds) rendered from the reference: IoU and iIoU 1 for
+    every class present; a prediction with one class's pixels changed scores less."""
+    if not hasattr(np, "in1d"):  # cityscapesscripts 2.3.0 calls np.in1d, removed in NumPy 2.4
+        np.in1d = lambda a, b, invert=False: np.isin(np.ravel(a), b, invert=invert)  # type: ignore[attr-defined]
+    from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as ev
+
+    preds = sorted(glob.glob(os.path.join(root, "gtFine", "*", "*", "*_gtFine_labelIds.png")))
+    tmp = tempfile.mkdtemp(prefix="cs-eval-")
+    try:
+        gts, broken = [], []
+        for k, path in enumerate(preds):
+            name = os.path.basename(path)[: -len("_gtFine_labelIds.png")]
+            stem = names[name]
+            m = ref.maps[stem]
+            label = np.zeros(m.shape, np.uint8)
+            inst = np.zeros(m.shape, np.uint16)
+            per_class: dict[int, int] = {}
+            for s, c, crowd in ref.segments(stem):
+                lid = ref.cats[c]["cityscapes"]
+                label[m == s] = lid
+                if ref.cats[c]["isthing"] and not crowd:
+                    inst[m == s] = lid * 1000 + per_class.setdefault(lid, 0)
+                    per_class[lid] += 1
+                else:
+                    inst[m == s] = lid
+            gt = os.path.join(tmp, f"{name}_gtFine_labelIds.png")
+            Image.fromarray(label).save(gt)
+            Image.fromarray(inst).save(gt.replace("_labelIds", "_instanceIds"))
+            gts.append(gt)
+            if k == 0:  # the first prediction with its first class painted as another one
+                arr = np.array(Image.open(path))
+                present = [v for v in np.unique(arr).tolist() if v]
+                arr[arr == present[0]] = present[-1] if len(present) > 1 else 26
+                wrong = os.path.join(tmp, f"wrong_{name}_gtFine_labelIds.png")
+                Image.fromarray(arr).save(wrong)
+                broken.append(wrong)
+            else:
+                broken.append(path)
+        a = ev.args
+        a.JSONOutput, a.quiet, a.evalPixelAccuracy = False, True, False
+        with quiet():
+            result = ev.evaluateImgLists(preds, gts, a)
+            worse = ev.evaluateImgLists(broken, gts, a)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    scores = {k: v for k, v in result["classScores"].items() if v == v}  # nan: class absent
+    inst = {k: v for k, v in result["classInstScores"].items() if v == v}
+    expected = {ref.cats[c]["name"] for st in ref.maps for _, c, _ in ref.segments(st)}
+    problems = [f"{k}: IoU {v}" for k, v in scores.items() if v != 1.0]
+    problems += [f"{k}: iIoU {v}" for k, v in inst.items() if v != 1.0]
+    if set(scores) != expected:
+        problems.append(f"classes scored {sorted(scores)} != present {sorted(expected)}")
+    if not worse["averageScoreClasses"] < 1:
+        problems.append("a prediction with a class painted over still scores mIoU 1")
+    check(
+        "cityscapesscripts evalPixelLevelSemanticLabeling",
+        bool(preds) and not problems,
+        "; ".join(problems[:10])
+        or f"{len(preds)} images: IoU 1 for {len(scores)} classes, iIoU 1 for {len(inst)}; "
+        f"mIoU {worse['averageScoreClasses']:.3f} with one class painted over",
+    )
 
 
 # ----------------------------------------------------------------------------- VOC
@@ -428,7 +596,7 @@ def main(argv: list[str]) -> int:
     ref = Reference(ref_path)
     {
         "coco": check_coco,
-        "coco-panoptic": check_coco_panoptic,
+        "coco-panoptic": lambda root, ref: (check_coco_panoptic(root, ref), check_panoptic_pq(root, ref)),
         "cityscapes": check_cityscapes,
         "voc": check_voc,
         "yolo": check_yolo,

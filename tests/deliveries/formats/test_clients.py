@@ -38,7 +38,7 @@ def test_datumaro_reads_coco_panoptic_with_the_exact_segments(
 ) -> None:
     root = export_all("coco-panoptic", merge_stuff=True) if merge else export_all("coco-panoptic")
     result = clients("coco-panoptic", str(root), str(reference_npz()))
-    assert_checks(result, "datumaro coco_panoptic")
+    assert_checks(result, "datumaro coco_panoptic", "panopticapi pq_compute")
 
 
 @pytest.mark.parametrize("train_ids", [False, True])
@@ -47,7 +47,11 @@ def test_cityscapesscripts_and_datumaro_read_cityscapes(
 ) -> None:
     result = clients("cityscapes", str(export_all("cityscapes", train_ids=train_ids)), str(reference_npz()))
     assert_checks(
-        result, "cityscapesscripts labels", "cityscapesscripts instances2dict", "datumaro cityscapes"
+        result,
+        "cityscapesscripts labels",
+        "cityscapesscripts instances2dict",
+        "cityscapesscripts evalPixelLevelSemanticLabeling",
+        "datumaro cityscapes",
     )
 
 
