@@ -186,13 +186,18 @@ def check_coco_panoptic(root: str, ref: Reference) -> None:
         )
 
 
+def check_panoptic(root: str, ref: Reference) -> None:
+    check_coco_panoptic(root, ref)
+    check_panoptic_pq(root, ref)
+
+
 def check_panoptic_pq(root: str, ref: Reference) -> None:
     """panopticapi's own evaluator: the export against itself and against a ground truth
     rendered from the reference maps gives PQ = 1 (all, things, stuff), and a copy of the
     export with one thing relabelled gives less (so the check can fail)."""
     with guarded("panopticapi pq_compute"):
-        from panopticapi.evaluation import pq_compute
-        from panopticapi.utils import rgb2id as their_rgb2id
+        from panopticapi.evaluation import pq_compute  # type: ignore[import-not-found]
+        from panopticapi.utils import rgb2id as their_rgb2id  # type: ignore[import-not-found]
 
         VERSIONS["panopticapi"] = "panopticapi-lite 0.2.0"
         jsons = sorted(glob.glob(os.path.join(root, "annotations", "panoptic_*.json")))
@@ -475,10 +480,10 @@ def check_cityscapes_evaluator(root: str, ref: Reference, names: dict[str, str])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     scores = {k: v for k, v in result["classScores"].items() if v == v}  # nan: class absent
-    inst = {k: v for k, v in result["classInstScores"].items() if v == v}
+    inst_scores = {k: v for k, v in result["classInstScores"].items() if v == v}
     expected = {ref.cats[c]["name"] for st in ref.maps for _, c, _ in ref.segments(st)}
     problems = [f"{k}: IoU {v}" for k, v in scores.items() if v != 1.0]
-    problems += [f"{k}: iIoU {v}" for k, v in inst.items() if v != 1.0]
+    problems += [f"{k}: iIoU {v}" for k, v in inst_scores.items() if v != 1.0]
     if set(scores) != expected:
         problems.append(f"classes scored {sorted(scores)} != present {sorted(expected)}")
     if not worse["averageScoreClasses"] < 1:
@@ -487,7 +492,7 @@ def check_cityscapes_evaluator(root: str, ref: Reference, names: dict[str, str])
         "cityscapesscripts evalPixelLevelSemanticLabeling",
         bool(preds) and not problems,
         "; ".join(problems[:10])
-        or f"{len(preds)} images: IoU 1 for {len(scores)} classes, iIoU 1 for {len(inst)}; "
+        or f"{len(preds)} images: IoU 1 for {len(scores)} classes, iIoU 1 for {len(inst_scores)}; "
         f"mIoU {worse['averageScoreClasses']:.3f} with one class painted over",
     )
 
@@ -596,7 +601,7 @@ def main(argv: list[str]) -> int:
     ref = Reference(ref_path)
     {
         "coco": check_coco,
-        "coco-panoptic": lambda root, ref: (check_coco_panoptic(root, ref), check_panoptic_pq(root, ref)),
+        "coco-panoptic": check_panoptic,
         "cityscapes": check_cityscapes,
         "voc": check_voc,
         "yolo": check_yolo,
