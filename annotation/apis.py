@@ -27,6 +27,11 @@ class SegmentOutput(serializers.Serializer):
     confirmed = serializers.BooleanField()
     source = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.source
     attributes = serializers.DictField()
+    polygons = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text='drawn polygons, present when recorded: [x1, y1, ...] fills, {"vertices": [...], "cut": true} holes',
+    )
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -44,6 +49,17 @@ class AnnotationOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+_SEGMENT_KEYS = [str(key) for key in SegmentOutput().fields if key != "polygons"]
+
+
+def _segment_payload(segment: dict[str, Any]) -> dict[str, Any]:
+    """The SegmentOutput fields of a stored row; ``polygons`` only where some were recorded."""
+    out: dict[str, Any] = {key: segment.get(key) for key in _SEGMENT_KEYS}
+    if segment.get("polygons"):
+        out["polygons"] = segment["polygons"]
+    return out
+
+
 def revision_payload(request: Request, revision: Revision) -> dict[str, Any]:
     return {
         "revision": revision.number,
@@ -56,9 +72,7 @@ def revision_payload(request: Request, revision: Revision) -> dict[str, Any]:
         "width": revision.width,
         "height": revision.height,
         "map_sha256": revision.map_sha256,
-        "segments": [
-            {key: segment.get(key) for key in SegmentOutput().fields} for segment in revision.segments
-        ],
+        "segments": [_segment_payload(segment) for segment in revision.segments],
         "index_map": request.build_absolute_uri(f"/api/revisions/{revision.id}/index-map/"),
         "created_at": revision.created_at.isoformat(),
         "submitted_at": revision.submitted_at.isoformat() if revision.submitted_at else None,

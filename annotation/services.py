@@ -49,12 +49,32 @@ class SegmentIn:
     confirmed: bool = True
     source: str = "manual"
     attributes: dict[str, Any] = field(default_factory=dict)
-    # Polygon vertices as drawn ([x1, y1, x2, y2, ...] per ring): provenance only.
-    polygons: tuple[tuple[float, ...], ...] = ()
+    # Polygons as drawn, in order: a fill ring [x1, y1, x2, y2, ...], or a hole cut into the
+    # segment {"vertices": [...], "cut": True}. Provenance only.
+    polygons: tuple[tuple[float, ...] | dict[str, Any], ...] = ()
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _polygon_parse(ring: Any) -> tuple[float, ...] | dict[str, Any] | None:
+    """A fill ring as a tuple, a cut ring as {"vertices": [...], "cut": True}; None if malformed."""
+    vertices = ring.get("vertices") if isinstance(ring, dict) else ring
+    if not isinstance(vertices, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in vertices
+    ):
+        return None
+    if isinstance(ring, dict) and (
+        set(ring) - {"vertices", "cut"} or ring.get("cut", False) not in (True, False)
+    ):
+        return None
+    values = [float(v) for v in vertices]
+    return (
+        {"vertices": values, "cut": True}
+        if isinstance(ring, dict) and ring.get("cut") is True
+        else tuple(values)
+    )
 
 
 def segments_parse(raw: Any) -> list[SegmentIn]:
@@ -89,12 +109,12 @@ def segments_parse(raw: Any) -> list[SegmentIn]:
         if not isinstance(attributes, dict):
             raise ValidationFailed(f"{where} (id {seg_id}): attributes must be an object.")
         polygons = item.get("polygons", []) or []
-        if not isinstance(polygons, list) or not all(
-            isinstance(ring, list)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in ring)
-            for ring in polygons
-        ):
-            raise ValidationFailed(f"{where} (id {seg_id}): polygons must be lists of numbers.")
+        rings = [_polygon_parse(ring) for ring in polygons] if isinstance(polygons, list) else [None]
+        if any(ring is None for ring in rings):
+            raise ValidationFailed(
+                f"{where} (id {seg_id}): polygons must be lists of numbers"
+                ' or {"vertices": [numbers], "cut": true} objects.'
+            )
         parsed.append(
             SegmentIn(
                 id=seg_id,
@@ -103,7 +123,7 @@ def segments_parse(raw: Any) -> list[SegmentIn]:
                 confirmed=bool(confirmed),
                 source=source,
                 attributes=attributes,
-                polygons=tuple(tuple(float(v) for v in ring) for ring in polygons),
+                polygons=tuple(ring for ring in rings if ring is not None),
             )
         )
     return parsed
@@ -191,7 +211,7 @@ def _segment_rows(index_map: npt.NDArray[np.uint16], segments: Sequence[SegmentI
             "attributes": segment.attributes,
         }
         if segment.polygons:
-            row["polygons"] = [list(ring) for ring in segment.polygons]
+            row["polygons"] = [list(ring) if isinstance(ring, tuple) else ring for ring in segment.polygons]
         rows.append(row)
     return rows
 
