@@ -2,7 +2,8 @@
 
 export interface EditorConfig {
   taskId: number;
-  mode: "edit" | "review";
+  /** review: read-only; fix: a reviewer edits a copy of the submission and submits the fix. */
+  mode: "edit" | "review" | "fix";
   apiBase: string;
   csrfToken: string;
   username: string;
@@ -11,6 +12,8 @@ export interface EditorConfig {
   revisionId: number | null;
   /** Review: the revision to compare against; null = none. */
   referenceRevisionId: number | null;
+  /** Review and fix: the review item (pins, fix-and-accept); null elsewhere. */
+  reviewItemId: number | null;
 }
 
 export class ConfigError extends Error {}
@@ -34,14 +37,14 @@ export function parseConfig(raw: string | undefined): EditorConfig {
   const taskId = o["taskId"];
   if (typeof taskId !== "number" || !Number.isInteger(taskId) || taskId <= 0) throw new ConfigError("taskId must be a positive integer");
   const mode = o["mode"] ?? "edit";
-  if (mode !== "edit" && mode !== "review") throw new ConfigError('mode must be "edit" or "review"');
+  if (mode !== "edit" && mode !== "review" && mode !== "fix") throw new ConfigError('mode must be "edit", "review" or "fix"');
   const str = (k: string, dflt: string): string => {
     const x = o[k];
     if (x === undefined || x === null) return dflt;
     if (typeof x !== "string") throw new ConfigError(`${k} must be a string`);
     return x;
   };
-  return {
+  const cfg: EditorConfig = {
     taskId,
     mode,
     apiBase: str("apiBase", "/api/"),
@@ -50,5 +53,8 @@ export function parseConfig(raw: string | undefined): EditorConfig {
     queueUrl: str("queueUrl", "/"),
     revisionId: optionalId(o["revisionId"], "revisionId"),
     referenceRevisionId: optionalId(o["referenceRevisionId"], "referenceRevisionId"),
+    reviewItemId: optionalId(o["reviewItemId"], "reviewItemId"),
   };
+  if (cfg.mode === "fix" && cfg.reviewItemId === null) throw new ConfigError("fix mode needs reviewItemId");
+  return cfg;
 }

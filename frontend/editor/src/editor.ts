@@ -4,11 +4,11 @@
  * read-only test hook. Each part lives in its own module; this file only connects them.
  */
 import type { EditorConfig } from "./config";
-import { type Backend, HttpBackend, type RevisionPayload } from "./io/api";
-import { CodecClient } from "./io/codecClient";
-import { loadBackup, saveBackup } from "./io/localBackup";
+import { type Backend, csrfFromCookie, HttpBackend, ReviewFixBackend, type RevisionPayload } from "./io/api";
+import { CodecClient, type MapOrigin } from "./io/codecClient";
+import { type BackupKind, deleteBackup, describeAge, type LocalBackup, loadBackup, saveBackup } from "./io/localBackup";
 import { reconcileTable, recordsFromApi } from "./io/revisionIo";
-import { SaveController, type SaveStatus } from "./io/saveController";
+import { SaveController, type SaveStatus, type UnsavedWorkStore } from "./io/saveController";
 import { buildKeyBindings, type EditorActions, isTypingTarget, type KeyBinding } from "./input/keymap";
 import { PointerInput } from "./input/pointerInput";
 import { AnnotationDocument } from "./model/document";
@@ -19,13 +19,13 @@ import { buildColorTable } from "./render/colorTable";
 import { RenderLoop } from "./render/renderLoop";
 import { TiledLayer } from "./render/tiledLayer";
 import { LabelTileSource } from "./render/tileSources";
-import { type ImageHit, type ReviewContext, reviewExtensions } from "./review/extension";
+import { type ImageHit, type ReviewContext, type ReviewExtension, reviewExtensions } from "./review/extension";
 import { type ReferenceRevision, ReviewView } from "./review/reviewView";
 import { FillTool } from "./tools/fillTool";
 import { PolygonTool } from "./tools/polygonTool";
 import { createBrush, createEraser } from "./tools/strokeTool";
 import type { ImagePoint, Tool, ToolContext, ToolId, ToolSettings } from "./tools/tool";
-import { buildConflictDialog } from "./ui/conflictDialog";
+import { buildConfirmDialog, buildConflictDialog, buildNotEditableDialog } from "./ui/conflictDialog";
 import { h } from "./ui/dom";
 import { buildHelpOverlay } from "./ui/helpOverlay";
 import { SegmentsPanel } from "./ui/segmentsPanel";
@@ -45,24 +45,33 @@ export interface MountOptions {
   autosave?: boolean;
   /** Where to go after a successful submit; false stays on the page. */
   redirectAfterSubmit?: boolean;
+  /** Fix mode: the comment sent with the fix (the review page's comment field). */
+  fixComment?: () => string;
+  /** Fix mode: called after the fix was accepted (instead of going to config.queueUrl). */
+  onFixed?: () => void;
 }
 
 /** Above this many pixels the overlay is drawn at reduced resolution when zoomed out. */
 const REDUCED_RES_PIXELS = 16_000_000;
 
-async function loadRevisionMap(backend: Backend, codec: CodecClient, rev: RevisionPayload, w: number, h: number): Promise<Uint16Array> {
+/** `keep`: the map will be edited, so the codec worker keeps its copy as the save mirror. */
+async function loadRevisionMap(backend: Backend, codec: CodecClient, rev: RevisionPayload, w: number, h: number, keep = false): Promise<{ data: Uint16Array; origin: MapOrigin }> {
   const png = await backend.getIndexMapPng(rev.index_map);
-  const decoded = await codec.decode(png);
+  const decoded = await codec.decode(png, keep);
   if (decoded.width !== w || decoded.height !== h) {
     throw new Error(`revision ${rev.revision} map is ${decoded.width}×${decoded.height}, image is ${w}×${h}`);
   }
-  return decoded.data;
+  return { data: decoded.data, origin: decoded.decodeId !== null ? { decodeId: decoded.decodeId } : null };
 }
 
 export async function mountEditor(root: HTMLElement, config: EditorConfig, opts: MountOptions = {}): Promise<TesseraEditor> {
   root.classList.add("tsr-root");
   root.textContent = "Loading annotation…";
-  const backend = opts.backend ?? new HttpBackend({ apiBase: config.apiBase, csrfToken: config.csrfToken });
+  // The CSRF token is read at each request: signing in again in another tab rotates it.
+  const http = { apiBase: config.apiBase, csrfToken: csrfFromCookie(config.csrfToken) };
+  const backend =
+    opts.backend ??
+    (config.mode === "fix" ? new ReviewFixBackend(http, config.reviewItemId!, opts.fixComment ?? (() => "")) : new HttpBackend(http));
   const codec = new CodecClient();
   try {
     const task = await backend.getTask(config.taskId);
@@ -71,7 +80,7 @@ export async function mountEditor(root: HTMLElement, config: EditorConfig, opts:
       config.revisionId !== null ? backend.getRevision(config.revisionId) : backend.getLatestAnnotation(config.taskId),
     ]);
     const { width, height } = task.image;
-    const data = revision ? await loadRevisionMap(backend, codec, revision, width, height) : undefined;
+    const loaded = revision ? await loadRevisionMap(backend, codec, revision, width, height, config.mode !== "review") : null;
     let reference: ReferenceRevision | null = null;
     if (config.mode === "review" && config.referenceRevisionId !== null) {
       const ref = await backend.getRevision(config.referenceRevisionId);
@@ -81,12 +90,12 @@ export async function mountEditor(root: HTMLElement, config: EditorConfig, opts:
         revision: ref.revision,
         revisionId: ref.revision_id,
         author: ref.author,
-        map: new LabelMap(width, height, await loadRevisionMap(backend, codec, ref, width, height)),
+        map: new LabelMap(width, height, (await loadRevisionMap(backend, codec, ref, width, height)).data),
         table,
       };
     }
     root.textContent = "";
-    return new TesseraEditor(root, config, opts, backend, codec, task, taxonomy, revision, data, reference);
+    return new TesseraEditor(root, config, opts, backend, codec, task, taxonomy, revision, loaded?.data, loaded ? loaded.origin : "zeros", reference);
   } catch (e) {
     codec.terminate();
     root.textContent = "";
@@ -125,6 +134,12 @@ export class TesseraEditor {
   private readonly bindings: KeyBinding[];
   private readonly input: PointerInput;
   private areaTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Local backups are kept per user and per thing edited: the task, or a review's fix. */
+  private readonly backupScope: string;
+  /** The settled save state last announced with a toast (toasts on changes only). */
+  private lastAnnounced = "";
+  /** A restored backup, deleted once its content is saved on the server. */
+  private restoredBackup: BackupKind | null = null;
   private readonly viewListeners: Array<() => void> = [];
   private readonly cleanups: Array<() => void> = [];
 
@@ -138,16 +153,19 @@ export class TesseraEditor {
     taxonomy: Taxonomy,
     revision: RevisionPayload | null,
     data: Uint16Array | undefined,
+    origin: MapOrigin,
     reference: ReferenceRevision | null,
   ) {
     const { width, height } = task.image;
-    this.readOnly = config.mode === "review" || !task.can_edit;
+    // A reviewer's fix edits a copy of work the reviewer cannot edit as a task.
+    this.readOnly = config.mode === "review" || (config.mode === "edit" && !task.can_edit);
+    this.backupScope = config.mode === "fix" ? `review:${config.reviewItemId}` : `task:${config.taskId}`;
     this.doc = new AnnotationDocument(width, height, { mode: task.mode, taxonomy, historyCapBytes: opts.historyCapBytes }, data);
     if (revision) this.doc.table.restore(recordsFromApi(revision.segments));
     const orphans = reconcileTable(this.doc);
     for (const id of orphans) this.doc.table.create(taxonomy.categories[0]?.id ?? 0, { id, confirmed: false, source: "unknown" });
     this.doc.history.clear();
-    codec.attach(this.doc.map);
+    codec.attach(this.doc.map, origin);
 
     // Layers and DOM.
     this.viewport = new Viewport(width, height);
@@ -228,8 +246,14 @@ export class TesseraEditor {
     );
 
     // Save.
+    const unsaved: UnsavedWorkStore = {
+      keep: (w) => saveBackup({ kind: "unsaved", user: config.username, scope: this.backupScope, ...w }),
+      drop: () => deleteBackup("unsaved", config.username, this.backupScope),
+    };
     this.save = new SaveController(this.doc, backend, codec, config.taskId, revision?.revision ?? null, {
       autosaveDelayMs: opts.autosaveDelayMs,
+      unsaved,
+      drafts: config.mode === "fix" ? "local" : "server",
     });
     this.save.enabled = !this.readOnly && (opts.autosave ?? true);
     this.save.onStatus((s) => this.onSaveStatus(s));
@@ -252,12 +276,19 @@ export class TesseraEditor {
     this.viewport.onChange(() => this.onViewChange());
     this.listen(window, "keydown", (e) => this.keyDown(e as KeyboardEvent));
     this.listen(window, "keyup", (e) => {
-      if ((e as KeyboardEvent).key === " ") this.spaceHeld = false;
+      const ev = e as KeyboardEvent;
+      if (ev.key !== " ") return;
+      // A focused button or checkbox would act on Space's keyup: Space is the pan key here.
+      if (this.spaceHeld && !isTypingTarget(ev.target)) ev.preventDefault();
+      this.spaceHeld = false;
     });
     this.listen(window, "blur", () => (this.spaceHeld = false));
     this.listen(window, "resize", () => this.fitRootHeight());
     this.listen(window, "beforeunload", (e) => {
-      if (!this.readOnly && this.save.isDirty) e.preventDefault();
+      if (!this.readOnly && this.save.isDirty) {
+        e.preventDefault();
+        (e as BeforeUnloadEvent).returnValue = ""; // older Chromium and Safari need both
+      }
     });
     const ro = new ResizeObserver(() => this.onStageResize());
     ro.observe(this.stage);
@@ -354,7 +385,7 @@ export class TesseraEditor {
     this.areaTimer = setTimeout(() => {
       this.areaTimer = null;
       this.segmentsPanel.refreshAreas();
-      this.taxonomyPanel.renderDetail();
+      this.taxonomyPanel.refreshWarning();
       this.refreshToolbar();
     }, 250);
   };
@@ -371,6 +402,7 @@ export class TesseraEditor {
     let text = s.message;
     if (!text || s.state === "clean") text = this.readOnly ? "Read-only" : dirty ? "Unsaved changes" : s.parent !== null ? `Revision ${s.parent}` : "New annotation";
     else if (dirty && (s.state === "saved" || s.state === "submitted")) text = "Unsaved changes";
+    else if (dirty && s.state !== "saving") text = `${s.message} · Unsaved changes`;
     this.toolbar.update({
       tool: this.tool?.id ?? null,
       brushSize: this.settings.brushSize,
@@ -395,7 +427,11 @@ export class TesseraEditor {
 
   setTool(id: ToolId): void {
     if (this.readOnly) return;
-    if (this.tool && this.tool.id !== id) this.tool.cancel();
+    const polygon = this.tools.get("polygon") as PolygonTool;
+    if (this.tool?.id === "polygon" && id !== "polygon" && polygon.vertexCount > 0) {
+      // Not discarded: switching back (P) continues it; Escape there cancels it.
+      this.toasts.show(`Unfinished polygon kept (${polygon.vertexCount} vertices): press P to finish it`, "warn");
+    }
     this.tool = this.tools.get(id) ?? null;
     this.stage.dataset["tool"] = id;
     this.stage.style.cursor = this.tool?.cursor ?? "default";
@@ -468,6 +504,7 @@ export class TesseraEditor {
     }
     const ctrl = ev.ctrlKey || ev.metaKey;
     if (isTypingTarget(ev.target) && !(ctrl && (ev.key.toLowerCase() === "s" || ev.key === "Enter"))) return;
+    if (this.dialog) return; // a dialog is open: its buttons take the keys
     if (ev.key === " ") {
       this.spaceHeld = true;
       ev.preventDefault();
@@ -480,6 +517,12 @@ export class TesseraEditor {
     if (this.review?.keyDown(ev)) {
       ev.preventDefault();
       return;
+    }
+    for (const ext of this.extensions) {
+      if (ext.onKeyDown?.(ev)) {
+        ev.preventDefault();
+        return;
+      }
     }
     for (const b of this.bindings) {
       if (b.editOnly && this.readOnly) continue;
@@ -503,7 +546,12 @@ export class TesseraEditor {
     if (this.readOnly) return this.save.status;
     this.doc.endStroke();
     const s = await this.save.save("submit");
-    if (s.state === "submitted" && (this.opts.redirectAfterSubmit ?? true)) {
+    if (s.state === "submitted" && this.config.mode === "fix") {
+      this.toasts.show("Fix accepted");
+      void deleteBackup("unsaved", this.config.username, this.backupScope).catch(() => undefined);
+      if (this.opts.onFixed) this.opts.onFixed();
+      else if (this.opts.redirectAfterSubmit ?? true) setTimeout(() => window.location.assign(this.config.queueUrl), 1200);
+    } else if (s.state === "submitted" && (this.opts.redirectAfterSubmit ?? true)) {
       this.toasts.show("Submitted. Back to the queue…");
       setTimeout(() => window.location.assign(this.config.queueUrl), 1200);
     }
@@ -512,79 +560,187 @@ export class TesseraEditor {
 
   private onSaveStatus(s: SaveStatus): void {
     this.refreshToolbar();
+    if (s.state === "saving") return;
+    // Toasts and dialogs on a change of state only: a retry that fails the same way is quiet.
+    const key = `${s.state}|${s.message}`;
+    const changed = key !== this.lastAnnounced;
+    this.lastAnnounced = key;
     if (s.state === "invalid") {
-      this.segmentsPanel.setErrors(s.errors);
-      this.toasts.show(s.message, "error", 6000);
-    } else if (s.state === "saved" || s.state === "submitted") {
+      this.segmentsPanel.setErrors(s.errors, s.errorsFromSubmit ? "Submission refused" : "Save refused");
+      if (changed) this.toasts.show(s.message, "error", 6000);
+    } else if (s.state === "submitted" || ((s.state === "saved" || s.state === "clean") && !s.errorsFromSubmit)) {
       this.segmentsPanel.setErrors([]);
-    } else if (s.state === "error") {
-      this.toasts.show(s.message, "error", 6000);
-    } else if (s.state === "conflict") {
-      this.showConflict(s);
     }
+    if (s.state === "saved" && this.restoredBackup && !s.keptLocally) {
+      // The restored work is on the server now: its backup has done its job.
+      void deleteBackup(this.restoredBackup, this.config.username, this.backupScope).catch(() => undefined);
+      this.restoredBackup = null;
+    }
+    if (!changed) return;
+    if (s.state === "error" || s.state === "signed_out") this.toasts.show(s.message, "error", 8000);
+    else if (s.state === "conflict") this.showConflict(s);
+    else if (s.state === "not_editable") this.showNotEditable(s);
+  }
+
+  private closeDialog(): void {
+    this.dialog?.remove();
+    this.dialog = null;
+    this.stage.focus({ preventScroll: true });
+  }
+
+  private openDialog(d: HTMLElement): void {
+    this.dialog?.remove();
+    this.dialog = d;
+    this.root.append(d);
+    d.querySelector("button")?.focus();
   }
 
   private showConflict(s: SaveStatus): void {
-    this.dialog?.remove();
-    const close = (): void => {
-      this.dialog?.remove();
-      this.dialog = null;
+    this.openDialog(
+      buildConflictDialog(s.currentRevision, s.parent, {
+        keepMine: () => {
+          this.closeDialog();
+          void this.save.keepMineOnTop().catch((e: unknown) => this.toasts.show(`Could not save: ${e instanceof Error ? e.message : e}`, "error", 8000));
+        },
+        loadTheirs: () => {
+          this.closeDialog();
+          void this.loadTheirs().catch((e: unknown) => this.toasts.show(`Could not load the latest revision: ${e instanceof Error ? e.message : e}`, "error", 8000));
+        },
+        later: () => this.closeDialog(),
+      }),
+    );
+  }
+
+  /** The task can no longer be saved here (submitted elsewhere, reassigned, review decided). */
+  private showNotEditable(s: SaveStatus): void {
+    this.openDialog(
+      buildNotEditableDialog(s.message, s.keptLocally, {
+        download: () => void this.downloadWork(),
+        reload: () => window.location.reload(),
+        close: () => this.closeDialog(),
+      }),
+    );
+  }
+
+  /** Saves the index map (PNG) and segment table (JSON) of what is on screen as files. */
+  async downloadWork(): Promise<void> {
+    let segments = this.doc.table.snapshot();
+    const enc = await this.codec.encode(() => (segments = this.doc.table.snapshot()));
+    const name = `task-${this.config.taskId}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const save = (blob: Blob, file: string): void => {
+      const a = h("a", { href: URL.createObjectURL(blob), download: file });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
     };
-    this.dialog = buildConflictDialog(s.currentRevision, s.parent, {
-      keepMine: () => {
-        close();
-        void this.save.keepMineOnTop();
-      },
-      loadTheirs: () => {
-        close();
-        void this.loadTheirs();
-      },
-      later: close,
+    save(new Blob([enc.png as Uint8Array<ArrayBuffer>], { type: "image/png" }), `${name}-index-map.png`);
+    save(new Blob([JSON.stringify({ task: this.config.taskId, parent: this.save.parent, segments }, null, 1)], { type: "application/json" }), `${name}-segments.json`);
+  }
+
+  /** What is on screen, as a local backup of `kind` (before it gets replaced). */
+  private async keepOnScreen(kind: BackupKind): Promise<void> {
+    let segments = this.doc.table.snapshot();
+    const enc = await this.codec.encode(() => (segments = this.doc.table.snapshot()));
+    await saveBackup({
+      kind,
+      user: this.config.username,
+      scope: this.backupScope,
+      savedAt: new Date().toISOString(),
+      parent: this.save.parent,
+      png: new Blob([enc.png as Uint8Array<ArrayBuffer>], { type: "image/png" }),
+      segments,
     });
-    this.root.append(this.dialog);
   }
 
   /** Keeps the local work as an IndexedDB backup, then loads the server's latest revision. */
   async loadTheirs(): Promise<void> {
     try {
-      const enc = await this.codec.encode();
-      await saveBackup({
-        taskId: this.config.taskId,
-        savedAt: new Date().toISOString(),
-        parent: this.save.parent,
-        png: new Blob([enc.png as Uint8Array<ArrayBuffer>], { type: "image/png" }),
-        segments: this.doc.table.snapshot(),
-      });
+      await this.keepOnScreen("conflict");
     } catch (e) {
       this.toasts.show(`Could not keep a local backup (${e instanceof Error ? e.message : e}); kept your work`, "error", 8000);
       return;
     }
     const latest = await this.backend.getLatestAnnotation(this.config.taskId);
     const { width, height } = this.doc.map;
-    const data = latest ? await loadRevisionMap(this.backend, this.codec, latest, width, height) : new Uint16Array(width * height);
-    this.doc.replaceContent(data, latest ? recordsFromApi(latest.segments) : []);
+    const loaded = latest ? await loadRevisionMap(this.backend, this.codec, latest, width, height, true) : null;
+    this.doc.replaceContent(loaded?.data ?? new Uint16Array(width * height), latest ? recordsFromApi(latest.segments) : []);
+    this.codec.rebase(loaded ? loaded.origin : "zeros");
     this.save.resetBaseline(latest?.revision ?? null, true);
     this.toasts.show("Loaded the latest revision; your version is kept as a local backup");
     void this.offerBackup();
   }
 
-  private async offerBackup(): Promise<void> {
-    const b = await loadBackup(this.config.taskId);
-    if (!b) return;
-    const btn = h("button", {
-      type: "button",
-      className: "tsr-restore",
-      onclick: async () => {
-        const png = new Uint8Array(await b.png.arrayBuffer());
-        const dec = await this.codec.decode(png);
-        this.doc.replaceContent(dec.data, b.segments);
-        this.save.noteChange();
-        btn.remove();
-        this.toasts.show("Restored the local backup; save to put it on top of the latest revision");
-      },
-    }, `Restore local backup (${new Date(b.savedAt).toLocaleString()})`);
-    this.segmentsPanel.element.querySelector(".tsr-restore")?.remove();
-    this.segmentsPanel.element.insertBefore(btn, this.segmentsPanel.element.children[1] ?? null);
+  private backupButtons = new Map<BackupKind, HTMLElement>();
+
+  /** Offers the local backups of this task (or fix): restore (confirmed) or discard. */
+  async offerBackup(): Promise<void> {
+    for (const kind of ["unsaved", "conflict"] as const) {
+      const b = await loadBackup(kind, this.config.username, this.backupScope);
+      this.backupButtons.get(kind)?.remove();
+      this.backupButtons.delete(kind);
+      if (!b) continue;
+      const what = kind === "unsaved" ? "Unsaved work" : "Local backup";
+      const based = b.parent !== null ? `based on revision ${b.parent}` : "based on no saved revision";
+      const box = h(
+        "div",
+        { className: "tsr-restore", "data-testid": `backup-${kind}` },
+        h("span", {}, `${what} from ${describeAge(b.savedAt)} (${based})`),
+        h("button", { type: "button", className: "tsr-restore-btn", onclick: () => this.confirmRestore(kind, b) }, "Restore…"),
+        h("button", { type: "button", className: "tsr-discard-btn", onclick: () => this.confirmDiscard(kind, b) }, "Discard…"),
+      );
+      this.backupButtons.set(kind, box);
+      this.segmentsPanel.element.insertBefore(box, this.segmentsPanel.element.children[1] ?? null);
+    }
+  }
+
+  private confirmRestore(kind: BackupKind, b: LocalBackup): void {
+    const dirty = this.save.isDirty;
+    this.openDialog(
+      buildConfirmDialog(
+        "Restore the local backup?",
+        `It replaces what is on screen with the work from ${describeAge(b.savedAt)} (${b.parent !== null ? `based on revision ${b.parent}` : "never saved"}). ` +
+          (dirty ? "What is on screen now has unsaved changes: it is kept as a local backup first. " : "What is on screen now is saved as revision " + (this.save.parent ?? "—") + ". ") +
+          "Saving afterwards puts the restored work on top of the latest revision.",
+        "Restore",
+        () => {
+          this.closeDialog();
+          void this.restore(kind, b, dirty).catch((e: unknown) => this.toasts.show(`Could not restore: ${e instanceof Error ? e.message : e}`, "error", 8000));
+        },
+        () => this.closeDialog(),
+      ),
+    );
+  }
+
+  private confirmDiscard(kind: BackupKind, b: LocalBackup): void {
+    this.openDialog(
+      buildConfirmDialog(
+        "Discard the local backup?",
+        `The work from ${describeAge(b.savedAt)} kept in this browser is deleted. This cannot be undone.`,
+        "Discard",
+        () => {
+          this.closeDialog();
+          void deleteBackup(kind, this.config.username, this.backupScope).then(() => this.offerBackup());
+        },
+        () => this.closeDialog(),
+      ),
+    );
+  }
+
+  private async restore(kind: BackupKind, b: LocalBackup, keepCurrent: boolean): Promise<void> {
+    const dec = await this.codec.decode(new Uint8Array(await b.png.arrayBuffer()), true);
+    if (dec.width !== this.doc.map.width || dec.height !== this.doc.map.height) throw new Error("the backup is of another image size");
+    if (keepCurrent) await this.keepOnScreen("conflict"); // swap: what was on screen becomes the backup
+    this.doc.replaceContent(dec.data, b.segments);
+    this.codec.rebase(dec.decodeId !== null ? { decodeId: dec.decodeId } : null);
+    this.save.resetBaseline(this.save.parent, false);
+    // If the screen's previous state went into the same slot, that backup must stay.
+    this.restoredBackup = keepCurrent && kind === "conflict" ? null : kind;
+    if (keepCurrent && kind !== "conflict") void deleteBackup(kind, this.config.username, this.backupScope).catch(() => undefined);
+    this.save.noteChange();
+    this.toasts.show(keepCurrent ? "Restored; what was on screen is kept as a local backup" : "Restored the local backup; save to put it on top of the latest revision");
+    await this.offerBackup();
+    this.refreshToolbar();
   }
 
   // ---- review ---------------------------------------------------------------------
@@ -605,7 +761,7 @@ export class TesseraEditor {
     };
   }
 
-  private readonly extensions: Array<{ onImageClick?: (hit: ImageHit, ev: PointerEvent) => void }> = [];
+  private readonly extensions: ReviewExtension[] = [];
 
   private mountReviewExtensions(): void {
     const review = this.review;
@@ -614,6 +770,7 @@ export class TesseraEditor {
       taskId: this.config.taskId,
       revisionId: this.config.revisionId,
       referenceRevisionId: this.config.referenceRevisionId,
+      reviewItemId: this.config.reviewItemId,
       apiBase: this.config.apiBase,
       csrfToken: this.config.csrfToken,
       panelSlot: review.slot,
@@ -622,8 +779,9 @@ export class TesseraEditor {
       hitAt: (x, y) => this.hitAt(x, y),
       segment: (id) => this.doc.table.get(id),
       onViewChange: (l) => this.viewListeners.push(l),
+      imageToClient: (x, y) => this.imageToClient(x, y),
     };
-    const mount = (ext: { mount(c: ReviewContext): void; onImageClick?: (hit: ImageHit, ev: PointerEvent) => void }): void => {
+    const mount = (ext: ReviewExtension): void => {
       ext.mount(ctx);
       this.extensions.push(ext);
     };

@@ -19,7 +19,7 @@ export interface SegmentInfo {
 
 export interface TesseraEditorHook {
   readonly ready: boolean;
-  readonly mode: "edit" | "review";
+  readonly mode: "edit" | "review" | "fix";
   readonly tool: ToolId | null;
   readonly width: number;
   readonly height: number;

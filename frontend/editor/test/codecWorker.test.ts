@@ -48,8 +48,10 @@ describe("codec worker save path", () => {
     const codec = new CodecClient();
     codec.attach(doc.map);
     const first = await codec.encode();
+    // Origin unknown: a full copy, in slices of about a million pixels.
     expect(first.pixelsSent).toBe(700 * 530);
     expect(first.rowsEncoded).toBe(530);
+    expect(first.mainThreadMaxMs).toBeLessThanOrEqual(first.mainThreadMs);
 
     doc.selectCategory(20);
     doc.beginStroke(false);
@@ -83,6 +85,76 @@ describe("codec worker save path", () => {
     expect(fourth.png[24]).toBe(16);
     expect(sameArray((await decodeGrayPng(fourth.png)).data, doc.map.data)).toBe(true);
     expect(await codec.encode().then((r) => r.rowsEncoded)).toBe(0);
+    codec.terminate();
+  });
+
+  it("a map the worker decoded (keep) or an empty one is never copied from the page", async () => {
+    const src = makeDoc(640, 300);
+    src.selectCategory(20);
+    src.beginStroke(false);
+    src.strokeTo({ x: 10, y: 10 }, { x: 600, y: 280 }, 20);
+    src.endStroke();
+    const png = encodeLabelPng(src.map.data, 640, 300, 8);
+
+    const codec = new CodecClient();
+    const dec = await codec.decode(png, true);
+    expect(dec.decodeId).not.toBeNull();
+    const doc = makeDoc(640, 300);
+    doc.map.data.set(dec.data);
+    doc.map.recountAreas();
+    codec.attach(doc.map, { decodeId: dec.decodeId! });
+    const first = await codec.encode();
+    expect(first.pixelsSent).toBe(0);
+    expect(sameArray((await decodeGrayPng(first.png)).data, src.map.data)).toBe(true);
+    // Edits after it travel as patches onto that mirror.
+    doc.selectCategory(30);
+    doc.fillAt(639, 0);
+    const second = await codec.encode();
+    expect(second.pixelsSent).toBeGreaterThan(0);
+    expect(sameArray((await decodeGrayPng(second.png)).data, doc.map.data)).toBe(true);
+    codec.terminate();
+
+    const blank = makeDoc(300, 200);
+    const c2 = new CodecClient();
+    c2.attach(blank.map, "zeros");
+    blank.selectCategory(10);
+    blank.fillAt(0, 0);
+    const e = await c2.encode();
+    expect(e.pixelsSent).toBeLessThan(300 * 200 + 1);
+    expect(sameArray((await decodeGrayPng(e.png)).data, blank.map.data)).toBe(true);
+    c2.terminate();
+  });
+
+  it("edits made while a full copy is sent in slices end up in the PNG, with the table of that moment", async () => {
+    const doc = makeDoc(1200, 1800); // 2.16 MP: three slices
+    const codec = new CodecClient();
+    codec.attach(doc.map);
+    doc.selectCategory(10);
+    doc.fillAt(0, 0);
+    let snapshotArea = -1;
+    const pending = codec.encode(() => (snapshotArea = doc.area(doc.activeSegment)));
+    // The page keeps painting between slices (each slice yields to the event loop).
+    await new Promise((r) => setTimeout(r, 0));
+    doc.selectCategory(30);
+    doc.beginStroke(false);
+    doc.strokeTo({ x: 5, y: 5 }, { x: 1190, y: 1790 }, 15);
+    doc.endStroke();
+    const car = doc.activeSegment;
+    const enc = await pending;
+    expect(snapshotArea).toBeGreaterThan(0);
+    const decoded = (await decodeGrayPng(enc.png)).data;
+    expect(sameArray(decoded, doc.map.data)).toBe(true);
+    expect(decoded.includes(car)).toBe(true);
+    codec.terminate();
+  });
+
+  it("a lost mirror (the kept decode is gone) falls back to a full copy once", async () => {
+    const doc = makeDoc(200, 100);
+    const codec = new CodecClient();
+    codec.attach(doc.map, { decodeId: 999 }); // the worker never decoded that
+    const e = await codec.encode();
+    expect(e.pixelsSent).toBe(200 * 100);
+    expect(sameArray((await decodeGrayPng(e.png)).data, doc.map.data)).toBe(true);
     codec.terminate();
   });
 });

@@ -15,7 +15,15 @@ describe("page config (data-config)", () => {
       queueUrl: "/queue/",
       revisionId: 31,
       referenceRevisionId: null,
+      reviewItemId: null,
     });
+  });
+
+  it("takes the review item of the review page, and fix mode needs one", () => {
+    expect(parseConfig('{"taskId": 3, "mode": "review", "reviewItemId": 9}').reviewItemId).toBe(9);
+    expect(parseConfig('{"taskId": 3, "mode": "fix", "reviewItemId": 9}').mode).toBe("fix");
+    expect(() => parseConfig('{"taskId": 3, "mode": "fix"}')).toThrow(/reviewItemId/);
+    expect(() => parseConfig('{"taskId": 3, "reviewItemId": -1}')).toThrow(/reviewItemId/);
   });
 
   it.each([

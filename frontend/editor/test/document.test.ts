@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { polygonsFromApi, recordsFromApi, segmentsForSave } from "../src/io/revisionIo";
 import { TILE } from "../src/model/labelMap";
 import { makeDoc } from "./fixtures";
 
@@ -87,10 +88,41 @@ describe("undo / redo", () => {
     }
     expect(doc.history.bytes).toBeLessThanOrEqual(doc.history.capBytes);
     expect(doc.history.undoDepth).toBe(3);
+    // Undo captures each step's "after" tiles (for redo): the cap holds through that too,
+    // by dropping the oldest undo steps; what is undone stays exact.
+    let undone = 0;
     while (doc.undo()) {
-      /* undo everything still kept */
+      undone++;
+      expect(doc.history.bytes).toBeLessThanOrEqual(doc.history.capBytes);
+      expect(same(doc.map.data, snapshots[5 - undone])).toBe(true);
     }
-    // The two oldest dabs could not be undone any more.
+    expect(undone).toBeGreaterThanOrEqual(1);
+    expect(undone).toBeLessThan(3);
+    // The step just undone can always be redone, exactly.
+    expect(doc.redo()).toBe(true);
+    expect(same(doc.map.data, snapshots[6 - undone])).toBe(true);
+  });
+
+  it("keeps the cap when undo adds the after-tiles: farthest redo steps go, the nearest stays", () => {
+    const tileBytes = TILE * TILE * 2;
+    const doc = makeDoc(1024, 1024, "panoptic", tileBytes * 2 + 10_000);
+    doc.selectCategory(20);
+    const snapshots: Uint16Array[] = [doc.map.data.slice()];
+    for (const [x, y] of [
+      [100, 100],
+      [400, 100],
+    ]) {
+      doc.startNewInstance();
+      paintDisc(doc, x!, y!, 20);
+      snapshots.push(doc.map.data.slice());
+    }
+    expect(doc.history.undoDepth).toBe(2);
+    expect(doc.undo()).toBe(true); // +1 tile of "after": over the cap → the older undo step goes
+    expect(doc.history.bytes).toBeLessThanOrEqual(doc.history.capBytes);
+    expect(doc.history.undoDepth).toBe(0);
+    expect(doc.history.redoDepth).toBe(1);
+    expect(same(doc.map.data, snapshots[1])).toBe(true);
+    expect(doc.redo()).toBe(true);
     expect(same(doc.map.data, snapshots[2])).toBe(true);
   });
 
@@ -140,7 +172,10 @@ describe("draw over / draw behind", () => {
     doc.fillAt(30, 30); // fill on the locked segment
     doc.fillAt(5, 115);
     doc.selectSegment(locked);
-    expect(doc.fillPolygon([0, 0, 120, 0, 120, 120, 0, 120], true).ok).toBe(true); // cut inside a locked segment
+    // A cut on a locked segment is refused with a reason the editor shows, not silently ignored.
+    const cut = doc.fillPolygon([0, 0, 120, 0, 120, 120, 0, 120], true);
+    expect(cut).toEqual({ ok: false, reason: expect.stringContaining("locked") });
+    expect(doc.table.get(locked)?.polygons).toEqual([]);
     expect(doc.area(locked)).toBe(lockedArea);
     expect(doc.area(hidden)).toBe(hiddenArea);
   });
@@ -168,10 +203,62 @@ describe("polygon tool semantics", () => {
     doc.fillPolygon([5, 5, 45, 5, 45, 45, 5, 45], false);
     const id = doc.activeSegment;
     expect(doc.area(id)).toBe(40 * 40);
-    expect(doc.table.get(id)?.polygons).toEqual([[5, 5, 45, 5, 45, 45, 5, 45]]);
+    expect(doc.table.get(id)?.polygons).toEqual([{ vertices: [5, 5, 45, 5, 45, 45, 5, 45], cut: false }]);
     doc.fillPolygon([15, 15, 25, 15, 25, 25, 15, 25], true);
     expect(doc.area(id)).toBe(40 * 40 - 100);
     expect(doc.map.getLabel(20, 20)).toBe(0);
+    // The hole is recorded on the segment it was cut into, after the fill, and undo drops it.
+    expect(doc.table.get(id)?.polygons).toEqual([
+      { vertices: [5, 5, 45, 5, 45, 45, 5, 45], cut: false },
+      { vertices: [15, 15, 25, 15, 25, 25, 15, 25], cut: true },
+    ]);
+    doc.undo();
+    expect(doc.table.get(id)?.polygons).toHaveLength(1);
+    expect(doc.area(id)).toBe(40 * 40);
+  });
+
+  it("a cut that removes nothing is refused and recorded nowhere", () => {
+    const doc = makeDoc(50, 50);
+    doc.selectCategory(30);
+    doc.fillPolygon([5, 5, 20, 5, 20, 20, 5, 20], false);
+    const id = doc.activeSegment;
+    const depth = doc.history.undoDepth;
+    expect(doc.fillPolygon([30, 30, 45, 30, 45, 45], true)).toEqual({ ok: false, reason: expect.stringContaining("nothing to cut") });
+    expect(doc.table.get(id)?.polygons).toHaveLength(1);
+    expect(doc.history.undoDepth).toBe(depth);
+  });
+
+  it("polygons survive the API round trip: fill rings as lists, cut rings as objects", () => {
+    const doc = makeDoc(50, 50);
+    doc.selectCategory(30);
+    doc.fillPolygon([5, 5, 45, 5, 45, 45, 5, 45], false);
+    doc.fillPolygon([15, 15, 25, 15, 25, 25, 15, 25], true);
+    const out = segmentsForSave(doc);
+    expect(out[0]!.polygons).toEqual([
+      [5, 5, 45, 5, 45, 45, 5, 45],
+      { vertices: [15, 15, 25, 15, 25, 25, 15, 25], cut: true },
+    ]);
+    const back = recordsFromApi([{ id: 1, category_id: 30, iscrowd: false, confirmed: true, polygons: out[0]!.polygons }]);
+    expect(back[0]!.polygons).toEqual(doc.table.get(out[0]!.id)!.polygons);
+    // Shapes outside the contract are dropped, not guessed at.
+    expect(polygonsFromApi([[1, 2, 3, 4, 5, 6], { vertices: "x" }, "junk", { vertices: [1, 1, 2, 2, 3, 1] }])).toEqual([
+      { vertices: [1, 2, 3, 4, 5, 6], cut: false },
+      { vertices: [1, 1, 2, 2, 3, 1], cut: false },
+    ]);
+    expect(polygonsFromApi(undefined)).toEqual([]);
+  });
+
+  it("merging a segment into another carries its polygons along", () => {
+    const doc = makeDoc(50, 50);
+    doc.selectCategory(10);
+    doc.fillPolygon([0, 0, 10, 0, 10, 10], false);
+    const road = doc.activeSegment;
+    doc.selectCategory(30);
+    doc.fillPolygon([20, 20, 40, 20, 40, 40], false);
+    const car = doc.activeSegment;
+    expect(doc.setCategory(car, 10).ok).toBe(true); // road is stuff: one segment, car merges in
+    expect(doc.table.has(car)).toBe(false);
+    expect(doc.table.get(road)?.polygons.map((p) => p.vertices[0])).toEqual([0, 20]);
   });
 });
 

@@ -32,13 +32,30 @@ export interface KeyBinding {
 
 const ctrl = (ev: KeyboardEvent): boolean => ev.ctrlKey || ev.metaKey;
 const plain = (ev: KeyboardEvent): boolean => !ev.ctrlKey && !ev.metaKey && !ev.altKey;
+/** AltGr (Ctrl+Alt on Windows) types "[" and "]" on many layouts (German, French…). */
+const altGraph = (ev: KeyboardEvent): boolean => typeof ev.getModifierState === "function" && ev.getModifierState("AltGraph");
+
+/** The physical key (KeyboardEvent.code) that types `k` on a US layout, for shifted hotkeys. */
+export function codeForKey(k: string): string | null {
+  if (/^[a-z]$/.test(k)) return `Key${k.toUpperCase()}`;
+  if (/^[0-9]$/.test(k)) return `Digit${k}`;
+  return ({ "[": "BracketLeft", "]": "BracketRight", "/": "Slash", "-": "Minus", "=": "Equal", ";": "Semicolon", ",": "Comma", ".": "Period" } as Record<string, string>)[k] ?? null;
+}
+
+/** `[` or `]`: the character (any layout, AltGr included) or the physical key (US position). */
+function bracket(ev: KeyboardEvent, key: "[" | "]"): boolean {
+  if (ctrl(ev) && !altGraph(ev)) return false;
+  if (ev.key === key) return plain(ev) || altGraph(ev);
+  return plain(ev) && !ev.shiftKey && ev.code === (key === "[" ? "BracketLeft" : "BracketRight");
+}
 
 /** Keys the editor itself uses; a category hotkey equal to one of them needs Shift. */
 export const RESERVED_KEYS = new Set(["b", "e", "p", "f", "n", "m", "c", "o", "0", "[", "]", "?", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
 
 export function categoryKey(cat: Category): { key: string; shift: boolean } | null {
   const k = (cat.hotkey ?? "").trim().toLowerCase();
-  if (k.length !== 1) return null;
+  // "?" is the help key and already needs Shift on most layouts: it cannot be a hotkey.
+  if (k.length !== 1 || k === "?" || k === " ") return null;
   return { key: k, shift: RESERVED_KEYS.has(k) };
 }
 
@@ -65,8 +82,8 @@ export function buildKeyBindings(a: EditorActions, categories: Category[]): KeyB
   ];
   // The "[ / ]" row above only documents (it matches nothing); these two do the work.
   b.push(
-    { keys: "", description: "", editOnly: true, match: (ev) => plain(ev) && ev.key === "[", run: () => a.growBrush(1 / 1.25) },
-    { keys: "", description: "", editOnly: true, match: (ev) => plain(ev) && ev.key === "]", run: () => a.growBrush(1.25) },
+    { keys: "", description: "", editOnly: true, match: (ev) => bracket(ev, "["), run: () => a.growBrush(1 / 1.25) },
+    { keys: "", description: "", editOnly: true, match: (ev) => bracket(ev, "]"), run: () => a.growBrush(1.25) },
   );
   categories.slice(0, 9).forEach((cat, i) => {
     const digit = String(i + 1);
@@ -81,11 +98,13 @@ export function buildKeyBindings(a: EditorActions, categories: Category[]): KeyB
   for (const cat of categories) {
     const ck = categoryKey(cat);
     if (!ck) continue;
+    const code = codeForKey(ck.key);
     b.push({
       keys: ck.shift ? `Shift+${ck.key.toUpperCase()}` : ck.key.toUpperCase(),
       description: `Category: ${cat.name} (its hotkey)`,
       editOnly: true,
-      match: (ev) => plain(ev) && ev.key.toLowerCase() === ck.key && ev.shiftKey === ck.shift,
+      // Shift changes what a digit or symbol key types ("5" → "%"): match its physical key too.
+      match: (ev) => plain(ev) && ev.shiftKey === ck.shift && (ev.key.toLowerCase() === ck.key || (ck.shift && code !== null && ev.code === code)),
       run: () => a.selectCategory(cat.id),
     });
   }
@@ -93,9 +112,20 @@ export function buildKeyBindings(a: EditorActions, categories: Category[]): KeyB
   return b;
 }
 
-/** Typing in a form field must not trigger tools (Ctrl+S and Ctrl+Enter still work). */
+/** Input types that take typed text: keys there belong to the field, not to the editor. */
+const TEXT_INPUT_TYPES = new Set(["text", "number", "search", "email", "password", "url", "tel", "date", "datetime-local", "month", "time", "week"]);
+
+/**
+ * Typing in a text field must not trigger tools (Ctrl+S and Ctrl+Enter still work there).
+ * Sliders, checkboxes, radios, buttons and selects are not text fields: after using one,
+ * the editor's keys keep working (the editor stops their own reaction to a key it uses).
+ */
 export function isTypingTarget(target: EventTarget | null): boolean {
-  if (!(target instanceof HTMLElement)) return false;
-  const tag = target.tagName;
-  return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+  const el = target as { tagName?: unknown; type?: unknown; isContentEditable?: unknown } | null;
+  if (!el || typeof el.tagName !== "string") return false;
+  if (el.isContentEditable === true) return true;
+  const tag = el.tagName.toUpperCase();
+  if (tag === "TEXTAREA") return true;
+  if (tag !== "INPUT") return false;
+  return TEXT_INPUT_TYPES.has(String(el.type ?? "text").toLowerCase());
 }

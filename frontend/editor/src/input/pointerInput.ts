@@ -53,6 +53,9 @@ export class PointerInput {
 
   private down(e: PointerEvent): void {
     this.refreshRect();
+    // preventDefault below keeps the browser from moving focus: do it here, so keys typed
+    // after using a toolbar control (slider, checkbox…) reach the editor again.
+    if (typeof this.stage.focus === "function" && this.stage.ownerDocument?.activeElement !== this.stage) this.stage.focus({ preventScroll: true });
     if (e.button === 1 || (e.button === 0 && this.host.spaceHeld())) {
       e.preventDefault();
       this.stage.setPointerCapture(e.pointerId);

@@ -13,7 +13,11 @@ export interface ApiSegment {
   attributes?: Record<string, unknown>;
   area?: number;
   bbox?: number[];
+  /** Drawn polygons (provenance): a fill ring as [x1, y1, …], a cut ring as {vertices, cut: true}. */
+  polygons?: ApiPolygon[];
 }
+
+export type ApiPolygon = number[] | { vertices: number[]; cut: boolean };
 
 /** `GET /api/tasks/{id}/annotation/` (and, by the same shape, `GET /api/revisions/{id}/`). */
 export interface RevisionPayload {
@@ -33,7 +37,7 @@ export interface SegmentOut {
   iscrowd: boolean;
   confirmed: boolean;
   attributes: Record<string, unknown>;
-  polygons?: number[][];
+  polygons?: ApiPolygon[];
 }
 
 export interface SaveRequest {
@@ -85,8 +89,20 @@ export interface Backend {
 
 export interface HttpBackendOptions {
   apiBase: string;
-  csrfToken: string;
+  /** The token, or a function read at each request (Django rotates it when you sign in again). */
+  csrfToken: string | (() => string);
   fetchImpl?: typeof fetch;
+}
+
+/** Django's CSRF cookie, read when a request is made; `fallback` when there is none. */
+export function csrfFromCookie(fallback: string, cookie: () => string = () => (typeof document === "undefined" ? "" : document.cookie)): () => string {
+  return () => {
+    for (const part of cookie().split(";")) {
+      const [k, ...v] = part.trim().split("=");
+      if (k === "csrftoken" && v.length > 0) return decodeURIComponent(v.join("="));
+    }
+    return fallback;
+  };
 }
 
 /** The server does not document the save response body; accept the plausible spellings. */
@@ -106,10 +122,13 @@ export class HttpBackend implements Backend {
     this.fetchImpl = opts.fetchImpl ?? ((input, init) => fetch(input, init));
   }
 
-  private async request(path: string, init: RequestInit = {}): Promise<Response> {
+  protected async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set("Accept", "application/json");
-    if (init.method && init.method !== "GET") headers.set("X-CSRFToken", this.opts.csrfToken);
+    if (init.method && init.method !== "GET") {
+      const token = this.opts.csrfToken;
+      headers.set("X-CSRFToken", typeof token === "function" ? token() : token);
+    }
     const url = /^https?:|^\//.test(path) ? path : this.base + path;
     const res = await this.fetchImpl(url, { credentials: "same-origin", ...init, headers });
     if (!res.ok) {
@@ -124,7 +143,7 @@ export class HttpBackend implements Backend {
     return res;
   }
 
-  private async json<T>(path: string, init?: RequestInit): Promise<T> {
+  protected async json<T>(path: string, init?: RequestInit): Promise<T> {
     return (await (await this.request(path, init)).json()) as T;
   }
 
@@ -170,5 +189,37 @@ export class HttpBackend implements Backend {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ revision }),
     });
+  }
+}
+
+/**
+ * A reviewer's "fix and accept": the editor edits a copy of the submission, and submitting
+ * posts it to `POST /api/reviews/{id}/fix/` (a revision attributed to the reviewer, source
+ * review_fix, that becomes the accepted one). Fixes have no server drafts.
+ */
+export class ReviewFixBackend extends HttpBackend {
+  constructor(
+    opts: HttpBackendOptions,
+    private readonly reviewItemId: number,
+    private readonly comment: () => string,
+  ) {
+    super(opts);
+  }
+
+  override async saveRevision(_taskId: number, req: SaveRequest): Promise<SavedRevision> {
+    if (!req.submit) throw new Error("a fix is only sent when it is submitted");
+    const form = new FormData();
+    form.append("index_map", req.png, "index_map.png");
+    form.append("segments", JSON.stringify(req.segments));
+    form.append("comment", this.comment());
+    const item = await this.json<{ decisions?: Array<{ fixed_revision_id?: number | null }> }>(`reviews/${this.reviewItemId}/fix/`, { method: "POST", body: form });
+    const fixed = [...(item.decisions ?? [])].reverse().find((d) => typeof d.fixed_revision_id === "number")?.fixed_revision_id;
+    if (typeof fixed !== "number") throw new ApiError(500, { detail: "the fix response names no fixed revision" });
+    const rev = await this.getRevision(fixed);
+    return { revision: rev.revision, revisionId: fixed };
+  }
+
+  override async submitRevision(): Promise<void> {
+    throw new Error("a fix is submitted with its map");
   }
 }

@@ -1,12 +1,39 @@
 /**
- * Main-thread side of the codec worker. The worker mirrors the label map: the first encode
- * sends one copy (transferred), later encodes send only tiles changed since (tracked with
- * the map's dirty notifications), so saving costs the main thread almost nothing.
+ * Main-thread side of the codec worker. The worker mirrors the label map. When the map came
+ * from the worker (it decoded the opened revision) or started empty, the mirror starts from
+ * that and the page never copies the map; otherwise the first encode sends a copy in slices
+ * of rows, one per macrotask. Later encodes send only tiles changed since (tracked with the
+ * map's dirty notifications), so saving costs the main thread almost nothing.
  */
 import { decodeGrayPng, encodeGrayPng } from "../codec/png";
 import { type LabelMap, TILE_SHIFT } from "../model/labelMap";
-import type { CodecReply, CodecRequest, TilePatch } from "./codecProtocol";
+import type { CodecReply, CodecRequest, MirrorBase, TilePatch } from "./codecProtocol";
 import { packTiles } from "./tilePatch";
+
+/** What the worker already holds of an attached map. */
+export type MapOrigin =
+  /** The map is (a copy of) what decode() returned with this id, asked with keep = true. */
+  | { decodeId: number }
+  /** All void. */
+  | "zeros"
+  /** Unknown to the worker: the next encode sends a full copy. */
+  | null;
+
+/** Pixels per slice of a full copy: ~2 MB, about a millisecond of copying. */
+const SLICE_PIXELS = 1 << 20;
+
+/** A macrotask boundary that background-tab timer throttling does not stretch. */
+function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === "undefined") return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
+    ch.port2.postMessage(null);
+  });
+}
 
 export interface EncodeResult {
   png: Uint8Array;
@@ -17,8 +44,10 @@ export interface EncodeResult {
   deflateMs: number;
   /** Rows tokenized again for this encode (all of them on the first). */
   rowsEncoded: number;
-  /** Main-thread time: collecting changed tiles (or the first full copy) + postMessage. */
+  /** Main-thread time in all: collecting changed tiles (or the slices of a full copy) + postMessage. */
   mainThreadMs: number;
+  /** The longest single step of it (the page's thread is free between slices). */
+  mainThreadMaxMs: number;
   /** Pixels sent to the worker for this encode. */
   pixelsSent: number;
 }
@@ -29,6 +58,8 @@ export interface DecodeResult {
   height: number;
   bitDepth: 8 | 16;
   workerMs: number;
+  /** Pass to attach()/rebase() when this map becomes the edited one (decode with keep). */
+  decodeId: number | null;
 }
 
 type Pending = { resolve: (r: CodecReply) => void; reject: (e: Error) => void };
@@ -41,6 +72,8 @@ interface MapSync {
   rowsTo: Int32Array;
   list: number[];
   needsFull: boolean;
+  /** Where the worker's mirror restarts from at the next encode (null: it is up to date). */
+  base: MirrorBase | null;
 }
 
 export class CodecClient {
@@ -69,10 +102,13 @@ export class CodecClient {
     }
   }
 
-  /** Starts tracking which tiles of `map` the worker's mirror lacks. */
-  attach(map: LabelMap): void {
+  /**
+   * Starts tracking which tiles of `map` the worker's mirror lacks. `origin` says what the
+   * worker already has (see MapOrigin); with null the first encode sends a full copy.
+   */
+  attach(map: LabelMap, origin: MapOrigin = null): void {
     const n = map.tileCount;
-    const s: MapSync = { map, dirty: new Uint8Array(n), rowsFrom: new Int32Array(n), rowsTo: new Int32Array(n), list: [], needsFull: true };
+    const s: MapSync = { map, dirty: new Uint8Array(n), rowsFrom: new Int32Array(n), rowsTo: new Int32Array(n), list: [], needsFull: true, base: null };
     map.addDirtyListener((_tx0, _ty0, _tx1, _ty1, x0, y0, x1, y1) => {
       if (s.needsFull) return;
       // The exact changed pixels (the tile range given is grown for outline drawing).
@@ -92,6 +128,22 @@ export class CodecClient {
       }
     });
     this.sync = s;
+    this.rebase(origin);
+  }
+
+  /** After the map was replaced wholesale: what the worker has of the new content. */
+  rebase(origin: MapOrigin): void {
+    const s = this.sync;
+    if (!s) throw new Error("no map attached");
+    for (const t of s.list) s.dirty[t] = 0;
+    s.list = [];
+    if (origin === null || !this.worker) {
+      s.needsFull = true;
+      s.base = null;
+    } else {
+      s.needsFull = false;
+      s.base = origin === "zeros" ? { kind: "zeros" } : { kind: "decoded", decodeId: origin.decodeId };
+    }
   }
 
   private call(req: CodecRequest, transfer: Transferable[]): Promise<CodecReply> {
@@ -103,24 +155,71 @@ export class CodecClient {
     });
   }
 
-  /** Encodes the attached map as an index-map PNG. */
-  async encode(): Promise<EncodeResult> {
+  private encodeQueue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Encodes the attached map as an index-map PNG. `atSnapshot` runs synchronously at the
+   * moment the pixels are taken (after any slices of a full copy): a caller that needs the
+   * segment table or version of exactly the encoded map reads them there.
+   */
+  encode(atSnapshot?: () => void): Promise<EncodeResult> {
+    const run = this.encodeQueue.then(
+      () => this.encodeOnce(atSnapshot, true),
+      () => this.encodeOnce(atSnapshot, true),
+    );
+    this.encodeQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async encodeOnce(atSnapshot: (() => void) | undefined, retry: boolean): Promise<EncodeResult> {
     const s = this.sync;
     if (!s) throw new Error("no map attached");
     const { map } = s;
-    const bitDepth = map.maxLabel() <= 255 ? 8 : 16;
-    const t0 = performance.now();
     if (!this.worker) {
+      atSnapshot?.();
+      const t0 = performance.now();
+      const bitDepth = map.maxLabel() <= 255 ? 8 : 16;
       const timings = { filterMs: 0, deflateMs: 0, patchMs: 0 };
       const png = await encodeGrayPng(map.data, map.width, map.height, { bitDepth, timings });
       const ms = performance.now() - t0;
-      return { png, workerMs: ms, mainThreadMs: ms, pixelsSent: 0, rowsEncoded: map.height, ...timings };
+      return { png, workerMs: ms, mainThreadMs: ms, mainThreadMaxMs: ms, pixelsSent: 0, rowsEncoded: map.height, ...timings };
     }
-    let full: Uint16Array | null = null;
-    let patch: TilePatch | null = null;
+    let mainThreadMs = 0;
+    let mainThreadMaxMs = 0;
+    let pixelsSent = 0;
+    let base = s.base;
+    // Most of the map changed (replaced wholesale in the page): slices beat one huge patch.
+    if (!s.needsFull && s.list.length > map.tileCount / 2) s.needsFull = true;
     if (s.needsFull) {
-      full = map.data.slice(); // the one full copy; moved to the worker, not cloned
-    } else if (s.list.length > 0) {
+      // Dirty tracking runs from the first slice on: rows changed after their slice was
+      // sent travel in the patch of the final step.
+      s.needsFull = false;
+      for (const t of s.list) s.dirty[t] = 0;
+      s.list = [];
+      const { width: w, height: h } = map;
+      const rowsPerSlice = Math.max(1, Math.floor(SLICE_PIXELS / w));
+      for (let y0 = 0; y0 < h; y0 += rowsPerSlice) {
+        const t = performance.now();
+        const y1 = Math.min(h, y0 + rowsPerSlice);
+        const pixels = map.data.slice(y0 * w, y1 * w);
+        const req: CodecRequest = { id: this.nextId++, kind: "rows", width: w, height: h, y0, pixels: pixels.buffer as ArrayBuffer };
+        this.worker.postMessage(req, [pixels.buffer]);
+        pixelsSent += y1 * w - y0 * w;
+        const dt = performance.now() - t;
+        mainThreadMs += dt;
+        mainThreadMaxMs = Math.max(mainThreadMaxMs, dt);
+        await yieldToEventLoop();
+        if (!this.worker) throw new Error("codec worker stopped");
+      }
+      base = { kind: "rows" };
+    }
+    s.base = null;
+    // The snapshot: from here to postMessage nothing else runs on this thread.
+    const t0 = performance.now();
+    atSnapshot?.();
+    const bitDepth = map.maxLabel() <= 255 ? 8 : 16;
+    let patch: TilePatch | null = null;
+    if (s.list.length > 0) {
       const rows = new Int32Array(2 * s.list.length);
       s.list.forEach((t, i) => {
         rows[2 * i] = s.rowsFrom[t]!;
@@ -130,22 +229,21 @@ export class CodecClient {
     }
     for (const t of s.list) s.dirty[t] = 0;
     s.list = [];
-    s.needsFull = false;
     const transfer: Transferable[] = [];
-    if (full) transfer.push(full.buffer);
     if (patch) transfer.push(patch.tiles.buffer, patch.rows.buffer, patch.pixels.buffer);
-    const pixelsSent = full ? full.length : (patch?.pixels.length ?? 0);
+    pixelsSent += patch?.pixels.length ?? 0;
     const id = this.nextId++;
-    const promise = this.call(
-      { id, kind: "encode", width: map.width, height: map.height, bitDepth, full: full ? (full.buffer as ArrayBuffer) : null, patch },
-      transfer,
-    );
-    const mainThreadMs = performance.now() - t0;
+    const promise = this.call({ id, kind: "encode", width: map.width, height: map.height, bitDepth, base, patch }, transfer);
+    const dt = performance.now() - t0;
+    mainThreadMs += dt;
+    mainThreadMaxMs = Math.max(mainThreadMaxMs, dt);
     let reply: CodecReply;
     try {
       reply = await promise;
     } catch (e) {
       s.needsFull = true; // the mirror may have missed this patch
+      // A lost mirror (worker restarted its state, kept decode gone): once more with a full copy.
+      if (retry && e instanceof Error && e.message.startsWith("codec mirror missing")) return this.encodeOnce(atSnapshot, false);
       throw e;
     }
     if (!reply.ok || reply.kind !== "encode") throw new Error("unexpected codec reply");
@@ -157,19 +255,21 @@ export class CodecClient {
       deflateMs: reply.deflateMs,
       rowsEncoded: reply.rowsEncoded,
       mainThreadMs,
+      mainThreadMaxMs,
       pixelsSent,
     };
   }
 
-  async decode(png: Uint8Array): Promise<DecodeResult> {
+  /** `keep`: the worker keeps a copy, so attaching/rebasing onto this map costs the page nothing. */
+  async decode(png: Uint8Array, keep = false): Promise<DecodeResult> {
     if (!this.worker) {
       const t0 = performance.now();
       const out = await decodeGrayPng(png);
-      return { ...out, workerMs: performance.now() - t0 };
+      return { ...out, workerMs: performance.now() - t0, decodeId: null };
     }
     const own = png.byteOffset === 0 && png.byteLength === png.buffer.byteLength ? png : png.slice();
     const id = this.nextId++;
-    const reply = await this.call({ id, kind: "decode", png: own.buffer as ArrayBuffer }, [own.buffer as ArrayBuffer]);
+    const reply = await this.call({ id, kind: "decode", png: own.buffer as ArrayBuffer, keep }, [own.buffer as ArrayBuffer]);
     if (!reply.ok || reply.kind !== "decode") throw new Error("unexpected codec reply");
     return {
       data: new Uint16Array(reply.buffer),
@@ -177,6 +277,7 @@ export class CodecClient {
       height: reply.height,
       bitDepth: reply.bitDepth,
       workerMs: reply.ms,
+      decodeId: keep ? id : null,
     };
   }
 

@@ -1,9 +1,12 @@
 /**
  * Messages between the editor and the codec worker.
  *
- * The worker keeps a mirror of the label map. The first save transfers a full copy; later
- * saves transfer only the tiles changed since the previous save, and of each tile only the
- * rows that changed, so a save after a few strokes moves kilobytes, not the whole map.
+ * The worker keeps a mirror of the label map. Where the map came from the worker itself (it
+ * decoded the revision the editor opened, or the map started empty), the mirror starts from
+ * that and the page never copies the whole map. Otherwise the first save sends a full copy
+ * in slices of rows, one per macrotask, so no single step of the page's thread is long.
+ * Later saves transfer only the tiles changed since the previous save, and of each tile only
+ * the rows that changed, so a save after a few strokes moves kilobytes, not the whole map.
  */
 
 export interface TilePatch {
@@ -15,6 +18,15 @@ export interface TilePatch {
   pixels: Uint16Array<ArrayBuffer>;
 }
 
+/** Where the worker's mirror starts from, sent with the first encode after a (re)start. */
+export type MirrorBase =
+  /** The map the worker decoded for request `decodeId` (sent with keep = true). */
+  | { kind: "decoded"; decodeId: number }
+  /** All void: a new annotation. */
+  | { kind: "zeros" }
+  /** Assembled from the "rows" messages sent just before. */
+  | { kind: "rows" };
+
 export type CodecRequest =
   | {
       id: number;
@@ -22,11 +34,14 @@ export type CodecRequest =
       width: number;
       height: number;
       bitDepth: 8 | 16;
-      /** A full map (first save, or after the mirror was lost). */
-      full: ArrayBuffer | null;
+      /** Set when the mirror (re)starts; null = patch the current mirror. */
+      base: MirrorBase | null;
       patch: TilePatch | null;
     }
-  | { id: number; kind: "decode"; png: ArrayBuffer };
+  /** keep: the worker keeps a copy of the decoded map as a possible mirror base. */
+  | { id: number; kind: "decode"; png: ArrayBuffer; keep: boolean }
+  /** Rows [y0, y0 + n) of a full copy of the map (no reply; the next encode uses base "rows"). */
+  | { id: number; kind: "rows"; width: number; height: number; y0: number; pixels: ArrayBuffer };
 
 export type CodecReply =
   | {

@@ -1,7 +1,29 @@
 /** Converting between the editor's model and the API's revision payloads. */
 import type { AnnotationDocument } from "../model/document";
-import type { SegmentRecord } from "../model/segments";
-import type { ApiSegment, SegmentOut } from "./api";
+import type { PolygonRecord, SegmentRecord } from "../model/segments";
+import type { ApiPolygon, ApiSegment, SegmentOut } from "./api";
+
+function isNumberList(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isFinite(x));
+}
+
+/** API polygons → records; entries in neither documented shape are dropped, not guessed at. */
+export function polygonsFromApi(raw: unknown): PolygonRecord[] {
+  if (!Array.isArray(raw)) return [];
+  const out: PolygonRecord[] = [];
+  for (const p of raw) {
+    if (isNumberList(p)) out.push({ vertices: p.slice(), cut: false });
+    else if (p && typeof p === "object" && isNumberList((p as { vertices?: unknown }).vertices)) {
+      out.push({ vertices: (p as { vertices: number[] }).vertices.slice(), cut: (p as { cut?: unknown }).cut === true });
+    }
+  }
+  return out;
+}
+
+/** Records → API: a fill ring stays a plain list (the original contract), a cut ring is an object. */
+export function polygonsToApi(polygons: PolygonRecord[]): ApiPolygon[] {
+  return polygons.map((p) => (p.cut ? { vertices: p.vertices.slice(), cut: true } : p.vertices.slice()));
+}
 
 export function recordsFromApi(segments: ApiSegment[]): SegmentRecord[] {
   return segments.map((s) => ({
@@ -11,7 +33,7 @@ export function recordsFromApi(segments: ApiSegment[]): SegmentRecord[] {
     confirmed: s.confirmed,
     source: s.source ?? "editor",
     attributes: s.attributes ?? {},
-    polygons: [],
+    polygons: polygonsFromApi(s.polygons),
   }));
 }
 
@@ -31,7 +53,7 @@ export function segmentsForSave(doc: AnnotationDocument): SegmentOut[] {
         confirmed: s.confirmed,
         attributes: s.attributes,
       };
-      if (s.polygons.length > 0) out.polygons = s.polygons;
+      if (s.polygons.length > 0) out.polygons = polygonsToApi(s.polygons);
       return out;
     });
 }

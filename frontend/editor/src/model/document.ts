@@ -200,14 +200,20 @@ export class AnnotationDocument {
     if (xy.length < 6) return { ok: false, reason: "a polygon needs at least 3 vertices" };
     const tableBefore = this.begin(cut ? "cut" : "polygon");
     let value: number;
+    let record: Segment | null = null;
     if (cut) {
       const seg = this.table.get(this.activeSegment);
       if (!seg) {
         this.history.rollback();
         return { ok: false, reason: "select the segment to cut first" };
       }
+      if (seg.locked || seg.hidden) {
+        this.history.rollback();
+        return { ok: false, reason: `segment #${seg.id} is ${seg.locked ? "locked" : "hidden"}: unlock or show it to cut a hole` };
+      }
       buildGuard(this.table, { target: seg.id, order: "behind", erase: true }, this.guard);
       value = 0;
+      record = seg;
     } else {
       const seg = this.resolvePaintTarget();
       if (typeof seg === "string" || seg.locked || seg.hidden) {
@@ -218,7 +224,7 @@ export class AnnotationDocument {
       buildGuard(this.table, { target: seg.id, order: this.order, erase: false }, this.guard);
       value = seg.id;
       seg.confirmed = true;
-      seg.polygons.push(xy.slice());
+      record = seg;
     }
     const { map, guard } = this;
     let changed = 0;
@@ -226,6 +232,12 @@ export class AnnotationDocument {
     forEachRleColumnRun(counts, map.height, (x, y0, y1) => {
       changed += map.writeColumnRun(x, y0, y1, value, guard);
     });
+    if (cut && changed === 0) {
+      this.history.rollback();
+      this.table.restore(tableBefore);
+      return { ok: false, reason: `nothing to cut: segment #${record.id} has no pixels inside the polygon` };
+    }
+    record.polygons.push({ vertices: xy.slice(), cut });
     this.commit(tableBefore);
     return { ok: true, changed };
   }
@@ -259,6 +271,8 @@ export class AnnotationDocument {
     const into = single ? this.table.ofCategory(categoryId).find((s) => s.id !== id) : undefined;
     if (into) {
       changed = this.map.relabel(id, into.id);
+      // The merged segment's drawing history goes with its pixels.
+      for (const p of seg.polygons) into.polygons.push({ vertices: p.vertices.slice(), cut: p.cut });
       this.table.remove(id);
       if (this.activeSegment === id) this.activeSegment = into.id;
     } else {

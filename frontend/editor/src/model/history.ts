@@ -125,10 +125,19 @@ export class History implements TileWriteObserver {
     if (pending) for (const [tile, before] of pending) this.map.writeTile(tile, before);
   }
 
-  /** Drops the oldest steps until the cap holds; the newest step is always kept. */
+  /**
+   * Drops steps until the cap holds: the oldest undo steps first, then the redo steps
+   * farthest from the present. The step next to the present (the newest undo step, or the
+   * step just undone) is always kept, so the last action can always be undone or redone.
+   */
   private enforceCap(): void {
-    while (this.totalBytes > this.capBytes && this.undoStack.length > 1) {
+    const keepUndo = this.redoStack.length === 0 ? 1 : 0;
+    while (this.totalBytes > this.capBytes && this.undoStack.length > keepUndo) {
       const dropped = this.undoStack.shift();
+      if (dropped) this.totalBytes -= dropped.bytes;
+    }
+    while (this.totalBytes > this.capBytes && this.redoStack.length > 1) {
+      const dropped = this.redoStack.shift();
       if (dropped) this.totalBytes -= dropped.bytes;
     }
   }
@@ -148,6 +157,8 @@ export class History implements TileWriteObserver {
     if (step.tableBefore) this.restoreTable(step.tableBefore);
     this.redoStack.push(step);
     this.changeCount++;
+    // Undoing captured the step's "after" bytes: the cap must hold with them too.
+    this.enforceCap();
     return step;
   }
 

@@ -14,8 +14,18 @@ export interface SegmentRecord {
   confirmed: boolean;
   source: SegmentSource;
   attributes: Record<string, unknown>;
-  /** Drawn polygon vertices [x1, y1, x2, y2, …], kept as provenance. */
-  polygons: number[][];
+  /** Polygons drawn on this segment, in order, kept as provenance (cut = a hole cut into it). */
+  polygons: PolygonRecord[];
+}
+
+/** One drawn polygon: vertices [x1, y1, x2, y2, …]; `cut` when it cut a hole (made pixels void). */
+export interface PolygonRecord {
+  vertices: number[];
+  cut: boolean;
+}
+
+function copyPolygons(p: PolygonRecord[]): PolygonRecord[] {
+  return p.map((r) => ({ vertices: r.vertices.slice(), cut: r.cut }));
 }
 
 /** Session-only view flags: never saved, never undone. */
@@ -76,7 +86,7 @@ export class SegmentTable {
       confirmed: init.confirmed ?? true,
       source: init.source ?? "editor",
       attributes: init.attributes ?? {},
-      polygons: init.polygons ?? [],
+      polygons: init.polygons ? copyPolygons(init.polygons) : [],
       hidden: false,
       locked: false,
     };
@@ -102,7 +112,7 @@ export class SegmentTable {
       confirmed: s.confirmed,
       source: s.source,
       attributes: structuredClone(s.attributes),
-      polygons: s.polygons.map((p) => p.slice()),
+      polygons: copyPolygons(s.polygons),
     }));
   }
 
@@ -115,7 +125,7 @@ export class SegmentTable {
       this.byId.set(r.id, {
         ...r,
         attributes: structuredClone(r.attributes),
-        polygons: r.polygons.map((p) => p.slice()),
+        polygons: copyPolygons(r.polygons),
         hidden: prev?.hidden ?? false,
         locked: prev?.locked ?? false,
       });

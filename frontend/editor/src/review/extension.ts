@@ -20,6 +20,8 @@ export interface ReviewContext {
   readonly taskId: number;
   readonly revisionId: number | null;
   readonly referenceRevisionId: number | null;
+  /** The review item shown (null when the page gave none). */
+  readonly reviewItemId: number | null;
   readonly apiBase: string;
   readonly csrfToken: string;
   /** An empty element in the side panel, owned by the extension. */
@@ -27,6 +29,8 @@ export interface ReviewContext {
   /** Screen-space layer over the image for pins; position children with imageToStage. */
   readonly markerLayer: HTMLElement;
   imageToStage(x: number, y: number): { x: number; y: number };
+  /** Image coordinates → page (client) coordinates. */
+  imageToClient(x: number, y: number): { x: number; y: number };
   hitAt(x: number, y: number): ImageHit;
   segment(id: number): SegmentRecord | undefined;
   /** Called after every zoom/pan, so pins can be repositioned. */
@@ -37,6 +41,8 @@ export interface ReviewExtension {
   mount(ctx: ReviewContext): void;
   /** A click (not a drag) on the image in review mode. */
   onImageClick?(hit: ImageHit, ev: PointerEvent): void;
+  /** A key pressed outside text fields; return true when consumed. */
+  onKeyDown?(ev: KeyboardEvent): boolean;
 }
 
 const registry: ReviewExtension[] = [];

@@ -45,6 +45,7 @@ export class ReviewView {
       return h("label", { className: "tsr-radio" }, input, ` ${label}`);
     };
     const refText = reference ? `Reference: revision ${reference.revision} by ${reference.author}` : "No reference revision";
+    const diffText = h("p", { className: "tsr-diff-count", "data-testid": "diff-count" }, reference ? "Counting differing pixels…" : "");
     this.panel = h(
       "section",
       { className: "tsr-panel tsr-review" },
@@ -58,8 +59,17 @@ export class ReviewView {
         choice("reference", "Reference (R)", reference !== null),
         choice("difference", "Difference (D)", reference !== null),
       ),
+      diffText,
       this.slot,
     );
+    if (reference) {
+      // One pass over both maps; after the first paint, so opening the page is not slowed.
+      setTimeout(() => {
+        const n = this.differingPixels();
+        const total = doc.map.width * doc.map.height;
+        diffText.textContent = `${n.toLocaleString("en")} px differ in class (${((100 * n) / total).toFixed(2)} % of the image)`;
+      }, 0);
+    }
     if (reference) {
       const lut = buildColorTable(reference.table, doc.taxonomy);
       this.refLayer = new TiledLayer(new LabelTileSource(reference.map, lut), "tsr-layer-reference");

@@ -30,6 +30,7 @@ export class SegmentsPanel {
   private readonly general: HTMLElement;
   private readonly summary: HTMLElement;
   private errors: ApiErrorItem[] = [];
+  private errorsTitle = "";
   private rows = new Map<number, Row>();
 
   constructor(
@@ -37,13 +38,15 @@ export class SegmentsPanel {
     private readonly opts: SegmentsPanelOptions,
   ) {
     this.summary = h("div", { className: "tsr-panel-summary" });
-    this.general = h("ul", { className: "tsr-errors", hidden: true });
+    this.general = h("ul", { className: "tsr-errors", hidden: true, "data-testid": "save-errors" });
     this.list = h("ul", { className: "tsr-segments", "data-testid": "segments" });
     this.element = h("section", { className: "tsr-panel" }, h("h3", {}, "Segments"), this.summary, this.general, this.list);
   }
 
-  setErrors(errors: ApiErrorItem[]): void {
+  /** Server problems (a refused submit or save), shown until the next submit or a clean save. */
+  setErrors(errors: ApiErrorItem[], title = ""): void {
     this.errors = errors;
+    this.errorsTitle = title;
     this.render();
   }
 
@@ -60,7 +63,11 @@ export class SegmentsPanel {
     if (this.summary.textContent !== summary) this.summary.textContent = summary;
     const general = this.errors.filter((e) => e.segment_id === undefined || e.segment_id === null);
     clear(this.general);
-    this.general.hidden = general.length === 0;
+    this.general.hidden = this.errors.length === 0;
+    if (this.errors.length > 0) {
+      const onRows = this.errors.length - general.length;
+      this.general.append(h("li", { className: "tsr-errors-title" }, `${this.errorsTitle || "Problems"}: ${this.errors.length} problem${this.errors.length === 1 ? "" : "s"}${onRows ? ` (${onRows} marked on the segments below)` : ""}`));
+    }
     for (const e of general) this.general.append(h("li", {}, e.message));
     const next = new Map<number, Row>();
     for (const s of segs) {

@@ -12,6 +12,12 @@ export class TaxonomyPanel {
   readonly element: HTMLElement;
   private readonly picker: HTMLElement;
   private readonly detail: HTMLElement;
+  /** What the detail shows (category, segment, pre-label flag): rebuilt only when it changes. */
+  private detailKey = "";
+  /** Kept across rebuilds of nothing else: the min-area warning, updated while painting. */
+  private readonly warning: HTMLElement;
+  /** Times the detail was rebuilt (tests: painting must not rebuild it). */
+  detailBuilds = 0;
 
   constructor(
     private readonly doc: AnnotationDocument,
@@ -19,6 +25,7 @@ export class TaxonomyPanel {
   ) {
     this.picker = h("div", { className: "tsr-cat-picker" });
     this.detail = h("div", { className: "tsr-cat-detail", "data-testid": "taxonomy-detail" });
+    this.warning = h("p", { className: "tsr-warning", role: "alert", "data-testid": "min-area-warning", hidden: true });
     this.element = h("section", { className: "tsr-panel" }, h("h3", {}, "Taxonomy"), this.picker, this.detail);
   }
 
@@ -49,14 +56,40 @@ export class TaxonomyPanel {
     this.renderDetail();
   }
 
-  renderDetail(): void {
+  private activeSegment(): { cat: ReturnType<AnnotationDocument["category"]>; seg: ReturnType<AnnotationDocument["table"]["get"]> } {
     const { doc } = this;
-    clear(this.detail);
     const cat = doc.category(doc.activeCategory);
-    if (!cat) return;
+    if (!cat) return { cat, seg: undefined };
     const single = doc.mode === "semantic" || !cat.isthing;
     const seg = doc.table.get(doc.activeSegment) ?? (single ? doc.table.ofCategory(cat.id)[0] : undefined);
-    const area = seg ? doc.area(seg.id) : 0;
+    return { cat, seg };
+  }
+
+  /**
+   * Cheap, while painting: only the min-area warning text. The definition, example images
+   * and conflict rules stay as they are (a <details> the annotator closed stays closed).
+   */
+  refreshWarning(): void {
+    const { cat, seg } = this.activeSegment();
+    const area = seg ? this.doc.area(seg.id) : 0;
+    const text = cat && seg && area > 0 && area < cat.min_area ? `⚠ Segment #${seg.id} has ${area}px, below the minimum ${cat.min_area}px` : "";
+    if (this.warning.textContent !== text) this.warning.textContent = text;
+    this.warning.hidden = text === "";
+  }
+
+  /** Rebuilds the detail when the category or segment it describes changed, else only the warning. */
+  renderDetail(): void {
+    const { doc } = this;
+    const { cat, seg } = this.activeSegment();
+    const key = `${cat?.id ?? ""}|${seg?.id ?? ""}|${seg?.confirmed ?? ""}|${doc.activeSegment}`;
+    if (key === this.detailKey) {
+      this.refreshWarning();
+      return;
+    }
+    this.detailKey = key;
+    this.detailBuilds++;
+    clear(this.detail);
+    if (!cat) return;
     const rules = doc.taxonomy.conflict_rules.filter((r) => r.category_ids.includes(cat.id));
     const edges = doc.taxonomy.edge_cases.filter((e) => e.category_ids.includes(cat.id));
     const name = (id: number): string => doc.category(id)?.name ?? String(id);
@@ -65,9 +98,7 @@ export class TaxonomyPanel {
       this.readOnly
         ? null
         : h("p", { className: "tsr-active-seg" }, seg ? `Painting segment #${seg.id}${seg.confirmed ? "" : " (pre-label)"}` : "Next stroke starts a new segment"),
-      seg && area > 0 && area < cat.min_area
-        ? h("p", { className: "tsr-warning", role: "alert" }, `⚠ Segment #${seg.id} has ${area}px, below the minimum ${cat.min_area}px`)
-        : null,
+      this.warning,
       cat.definition ? h("p", { className: "tsr-definition" }, cat.definition) : null,
       cat.examples.length ? h("div", { className: "tsr-examples" }, ...cat.examples.map((src) => h("img", { src, alt: `${cat.name} example`, loading: "lazy" }))) : null,
       rules.length
@@ -85,5 +116,6 @@ export class TaxonomyPanel {
         : null,
     ];
     for (const p of parts) if (p) this.detail.append(p);
+    this.refreshWarning();
   }
 }
