@@ -102,6 +102,13 @@ def _comments_add(
     )
 
 
+def _with_comment(comment: str, pins: Sequence[PinIn]) -> list[PinIn]:
+    """The decision's written comment, unpinned, before its pins: the author reads the why
+    with the comments on their work (``GET /api/revisions/{id}/comments/``)."""
+    text = comment.strip()
+    return ([PinIn(text=text)] if text else []) + list(pins)
+
+
 def _require_reviewer(*, item: ReviewItem, user: User) -> None:
     """Who may decide an item. Peer items: a reviewer or QA lead; senior items: a QA lead.
     Never the work's author or the task's assignee, never someone who labelled the image, and
@@ -260,7 +267,7 @@ def review_decide(
     record = ReviewDecision.objects.create(
         item=item, reviewer=reviewer, decision=decision, comment=comment.strip(), overturns=overturns
     )
-    _comments_add(revision=item.revision, decision=record, author=reviewer, pins=pins)
+    _comments_add(revision=item.revision, decision=record, author=reviewer, pins=_with_comment(comment, pins))
     item.reviewer = reviewer
     item.decided_at = timezone.now()
     if decision == ReviewDecision.Decision.ACCEPT:
@@ -313,7 +320,7 @@ def review_fix_accept(
         comment=comment.strip(),
         fixed_revision=fixed,
     )
-    _comments_add(revision=item.revision, decision=record, author=reviewer, pins=pins)
+    _comments_add(revision=item.revision, decision=record, author=reviewer, pins=_with_comment(comment, pins))
     item.status = ReviewItem.Status.FIXED
     item.reviewer = reviewer
     item.decided_at = timezone.now()
@@ -374,7 +381,7 @@ def review_overturn(
     record = ReviewDecision.objects.create(
         item=senior, reviewer=lead, decision=decision, comment=comment.strip(), overturns=previous
     )
-    _comments_add(revision=item.revision, decision=record, author=lead, pins=pins)
+    _comments_add(revision=item.revision, decision=record, author=lead, pins=_with_comment(comment, pins))
     now = timezone.now()
     item.status = ReviewItem.Status.OVERTURNED
     item.save(update_fields=["status", "updated_at"])

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from annotation.models import Revision
 from annotation.services import SegmentIn
 from core.roles import Role
-from projects.models import Batch, Image, Project, Task
+from projects.models import Batch, Image, Membership, Project, Task
 from qa.models import AuditEvent, ReviewComment, ReviewDecision, ReviewItem
 from qa.services import gold_set, revision_save
 from tests.factories import assign, make_project
@@ -120,7 +120,14 @@ def review_snapshot(project: Project) -> dict[str, Any]:
         "decisions": ReviewDecision.objects.filter(item__task__project=project).count(),
         "comments": ReviewComment.objects.filter(revision__task__project=project).count(),
         "tasks": sorted(
-            Task.objects.filter(project=project).values_list("id", "status", "review_stage", "reviewer_id")
+            Task.objects.filter(project=project).values_list(
+                "id", "kind", "status", "review_stage", "reviewer_id", "assignee_id"
+            )
+        ),
+        "memberships": sorted(
+            Membership.objects.filter(project=project).values_list(
+                "user_id", "role", "released_to_production"
+            )
         ),
         "revisions": sorted(
             Revision.objects.filter(task__project=project).values_list("id", "status", "author_id")

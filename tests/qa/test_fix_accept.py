@@ -68,7 +68,8 @@ def test_fix_and_accept_makes_the_reviewers_revision_the_accepted_one(api: Any, 
     # The pinned comment is feedback on the author's revision, which the author can read.
     comments = world.client(api, "ann1").get(f"/api/revisions/{original.id}/comments/").json()
     assert [(c["text"], c["region"], c["decision"]) for c in comments] == [
-        ("horizon is the kerb line", [[0.0, 9.0], [23.0, 9.0], [23.0, 11.0]], "fix_accept")
+        ("moved the horizon down to the kerb", None, "fix_accept"),
+        ("horizon is the kerb line", [[0.0, 9.0], [23.0, 9.0], [23.0, 11.0]], "fix_accept"),
     ]
     trail = world.client(api, "lead").get("/api/projects/p/audit/").json()
     entry = next(e for e in trail if e["action"] == "peer_fix_accept")
