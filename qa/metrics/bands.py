@@ -21,12 +21,14 @@ literal erosion.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from qa.metrics.drift import CrackIndex, crack_index
 from qa.metrics.maps import VOID, LabelledMap, MetricsInputError, Segment
 
 _WORD = np.dtype("<u8")
@@ -335,10 +337,38 @@ class PreparedMap:
     changes: NDArray[np.uint64]
     category_cracks_h: NDArray[np.intp]
     category_cracks_v: NDArray[np.intp]
+    # Work done on demand and kept with the map (the crack index for drift); see crack_index().
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.source.shape
+
+    @property
+    def local_categories(self) -> NDArray[np.int64]:
+        """The distinct category ids of the segment table, ascending: the map's local classes."""
+        return np.unique(self.lookup.row_category)
+
+    def crack_index(self) -> CrackIndex:
+        """The category cracks indexed for boundary drift; built on first use, then kept (a
+        prepared reference pays for it once). Safe to call from several threads: at worst two
+        build the same index."""
+        index: CrackIndex | None = self._cache.get("cracks")
+        if index is None:
+            local_categories = self.local_categories
+            # Compact value → local class: void (0) and ids without a row (last value) are -1.
+            local_of_value = np.full(self.values, -1, dtype=np.int64)
+            local_of_value[1 : self.values - 1] = np.searchsorted(local_categories, self.lookup.row_category)
+            flat = self.source.ids.reshape(-1)
+            index = crack_index(
+                self.category_cracks_h,
+                self.category_cracks_v,
+                cols=self.shape[1],
+                local_at=lambda pixels: local_of_value[self.lookup.value_of(flat[pixels])],
+                local_classes=int(local_categories.shape[0]),
+            )
+            self._cache["cracks"] = index
+        return index
 
     @property
     def values(self) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.metrics.bands import BitSampler, PreparedMap, boundary_width, prepare_map, run_starts
-from qa.metrics.drift import class_drift, oriented_cracks
+from qa.metrics.drift import class_drift
 from qa.metrics.maps import VOID, CategoryInfo, LabelledMap, MetricsInputError, category_index
 
 #: Version of the numeric engine; stored with every report so figures can be traced.
@@ -339,8 +339,8 @@ def measure_pair(
 
     Submission segments without pixels are ignored; reference segments without pixels still
     count as misses (FN) where they are not crowd. Submission ``iscrowd`` is ignored.
-    ``drift=True`` adds the boundary drift sums (:mod:`qa.metrics.drift`); its nearest-crack
-    searches cost several times the rest (~0.1 s on a 2048x1024 pair), so it is opt-in.
+    ``drift=True`` adds the boundary drift sums (:mod:`qa.metrics.drift`); its crack index is
+    kept with a :class:`PreparedMap`, so a prepared reference builds it once.
     """
     cats = tuple(categories)
     cat_pos = category_index(cats)
@@ -364,7 +364,7 @@ def measure_pair(
     pairs = _Pairs.of(table, ref.values, sub.values)
     pq, boundary_pq = _segment_counts(pairs, ref_side, sub_side, n_cat)
     instances = _instance_counts(pairs, ref_side, sub_side, cats)
-    drift_counts = _drift_counts(ref, sub, ref_side, sub_side, n_cat) if drift else None
+    drift_counts = _drift_counts(ref, sub, ref_side, sub_side, cat_pos) if drift else None
     return PairCounts(
         categories=cats,
         boundary_ratio=None if boundary_width is not None else boundary_ratio,
@@ -593,26 +593,23 @@ def _instance_counts(pairs: _Pairs, ref: _Side, sub: _Side, cats: tuple[Category
 
 
 def _drift_counts(
-    ref: PreparedMap, sub: PreparedMap, ref_side: _Side, sub_side: _Side, n_cat: int
+    ref: PreparedMap, sub: PreparedMap, ref_side: _Side, sub_side: _Side, cat_pos: Mapping[int, int]
 ) -> DriftCounts:
-    cols = ref.shape[1]
-
     def category_at(prepared: PreparedMap, side: _Side) -> Any:
         flat = prepared.source.ids.reshape(-1)
         return lambda index: side.category[prepared.lookup.value_of(flat[index])]
 
-    ref_at = category_at(ref, ref_side)
-    sub_at = category_at(sub, sub_side)
+    def positions(prepared: PreparedMap) -> Int64Array:
+        return np.array([cat_pos.get(int(i), -1) for i in prepared.local_categories], dtype=np.int64)
+
     sums = class_drift(
-        oriented_cracks(
-            ref.category_cracks_h, ref.category_cracks_v, cols=cols, category_at=ref_at, categories=n_cat
-        ),
-        oriented_cracks(
-            sub.category_cracks_h, sub.category_cracks_v, cols=cols, category_at=sub_at, categories=n_cat
-        ),
-        reference_at=ref_at,
-        submission_at=sub_at,
-        categories=n_cat,
+        ref.crack_index(),
+        sub.crack_index(),
+        reference_at=category_at(ref, ref_side),
+        submission_at=category_at(sub, sub_side),
+        reference_positions=positions(ref),
+        submission_positions=positions(sub),
+        categories=len(cat_pos),
     )
     return DriftCounts(distance_sum=_frozen(sums.distance_sum), cracks=_frozen(sums.cracks))
 

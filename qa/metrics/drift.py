@@ -30,16 +30,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
-# First search radius (px) for nearest cracks; farther ones are searched again unbounded.
-_NEAR = 8.0
-
-#: category_at(flat pixel indices) → category position per pixel, -1 for void.
+#: category_at(flat pixel indices) → category position (or local class) per pixel, -1 for void.
 CategoryAt = Callable[[NDArray[np.intp]], NDArray[np.int64]]
+
+
+def _kernels() -> ModuleType:
+    # Imported on first use, so that numba's import (~0.4 s) stays out of processes that never
+    # measure anything (web processes, management commands).
+    from qa.metrics import _drift_kernels
+
+    return _drift_kernels
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,119 +57,145 @@ class DriftSums:
 
 
 @dataclass(frozen=True, eq=False)
-class OrientedCracks:
-    """Cracks of every category region of one map, sorted by category.
+class CrackIndex:
+    """The category cracks of one map, indexed for nearest-crack searches; depends on the map only.
 
-    Entry k: a crack of category ``category[k]`` whose inside pixel is ``inside[k]`` and other
-    pixel ``outside[k]`` (flat indices); ``starts[c] .. starts[c + 1]`` are category c's.
+    Crack k joins pixels ``first[k]`` (left / top) and ``second[k]`` (flat indices) and sits at
+    lattice position (``rows[k]``, ``cols[k]``) — pixel (r, c) at (2r, 2c) — in row-major lattice
+    order; ``local_first`` / ``local_second`` are the local classes of its pixels (-1 = void), which
+    :func:`class_drift` maps to category positions. ``successors`` and ``grid`` are the search
+    structures of :mod:`qa.metrics._drift_kernels`.
     """
 
-    category: NDArray[np.int64]
-    inside: NDArray[np.intp]
-    outside: NDArray[np.intp]
-    starts: NDArray[np.int64]
-    cols: int
+    rows: NDArray[np.int32]
+    cols: NDArray[np.int32]
+    first: NDArray[np.intp]
+    second: NDArray[np.intp]
+    local_first: NDArray[np.int32]
+    local_second: NDArray[np.int32]
+    local_classes: int
+    lattice_cols: int
+    successors: tuple[Any, ...]
+    grid: tuple[Any, ...]
 
-    def points(self, lo: int, hi: int) -> NDArray[np.float64]:
-        """Midpoints (row, col) of entries lo .. hi - 1."""
-        pr, pc = np.divmod(self.inside[lo:hi], self.cols)
-        qr, qc = np.divmod(self.outside[lo:hi], self.cols)
-        return np.stack([(pr + qr) / 2.0, (pc + qc) / 2.0], axis=1)
+    @property
+    def size(self) -> int:
+        return int(self.rows.shape[0])
 
 
-def oriented_cracks(
-    left: NDArray[np.intp], top: NDArray[np.intp], *, cols: int, category_at: CategoryAt, categories: int
-) -> OrientedCracks:
-    """Orient category cracks: ``left``/``top`` are the flat indices of the left/top pixel of
-    horizontal/vertical pairs whose categories differ; each pair is a crack of the category
-    on either side (void, -1, is no region)."""
-    first = np.concatenate([left, top]).astype(np.intp)
-    second = np.concatenate([left + 1, top + cols]).astype(np.intp)
-    inside = np.concatenate([first, second])
-    outside = np.concatenate([second, first])
-    category = category_at(inside)
-    keep = category >= 0
-    order = np.argsort(category[keep], kind="stable")
-    sorted_category = category[keep][order]
-    return OrientedCracks(
-        category=sorted_category,
-        inside=inside[keep][order],
-        outside=outside[keep][order],
-        starts=np.searchsorted(sorted_category, np.arange(categories + 1), side="left").astype(np.int64),
-        cols=cols,
+def crack_index(
+    cracks_h: NDArray[np.intp],
+    cracks_v: NDArray[np.intp],
+    *,
+    cols: int,
+    local_at: CategoryAt,
+    local_classes: int,
+) -> CrackIndex:
+    """Index the cracks whose left / top pixels are ``cracks_h`` / ``cracks_v`` (flat, ascending);
+    ``local_at`` gives the local class (0 .. ``local_classes`` - 1, -1 = void) of pixels."""
+    k = _kernels()
+    rows, lattice_cols_of, first, second = k.crack_events(
+        np.ascontiguousarray(cracks_h, dtype=np.intp), np.ascontiguousarray(cracks_v, dtype=np.intp), cols
+    )
+    local_first = np.ascontiguousarray(local_at(first), dtype=np.int32)
+    local_second = np.ascontiguousarray(local_at(second), dtype=np.int32)
+    lattice_cols = max(2 * cols - 1, 1)
+    return CrackIndex(
+        rows=rows,
+        cols=lattice_cols_of,
+        first=first,
+        second=second,
+        local_first=local_first,
+        local_second=local_second,
+        local_classes=local_classes,
+        lattice_cols=lattice_cols,
+        successors=k.column_successors(rows, lattice_cols_of, lattice_cols),
+        grid=k.class_grid(rows, lattice_cols_of, local_first, local_second, max(local_classes, 1)),
     )
 
 
-def _signed_distances(
-    queries: NDArray[np.float64], targets: NDArray[np.float64], sign: NDArray[np.float64]
-) -> float:
-    """Σ sign · distance from each query point to the nearest target (sign 0 needs no search)."""
-    needed = sign != 0
-    if not np.any(needed):
-        return 0.0
-    # An unbalanced, non-compacted tree builds twice as fast and queries as fast here.
-    tree = cKDTree(targets, balanced_tree=False, compact_nodes=False)
-    points = queries[needed]
-    # Most cracks lie a few pixels from the other boundary: a bounded search prunes early;
-    # the few beyond the bound are searched again without it, so the result is exact.
-    distance, _ = tree.query(points, distance_upper_bound=_NEAR)
-    far = ~np.isfinite(distance)
-    if np.any(far):
-        distance[far], _ = tree.query(points[far])
-    return float(np.sum(sign[needed] * distance))
-
-
 def class_drift(
-    reference: OrientedCracks,
-    submission: OrientedCracks,
+    reference: CrackIndex,
+    submission: CrackIndex,
     *,
     reference_at: CategoryAt,
     submission_at: CategoryAt,
+    reference_positions: NDArray[np.int64],
+    submission_positions: NDArray[np.int64],
     categories: int,
 ) -> DriftSums:
-    """Drift sums per category position 0 .. categories - 1 (module docstring)."""
+    """Drift sums per category position 0 .. categories - 1 (module docstring).
+
+    ``*_positions[local class]`` is the category position of a map's local class (-1: not
+    measured); ``*_at(flat pixels)`` the category position of the map at pixels (-1 void).
+    """
     sums = np.zeros(categories, dtype=np.float64)
     counts = np.zeros(categories, dtype=np.int64)
-    # What the other map holds at both pixels of every crack, looked up once for all classes.
-    ref_at_sub_inside = reference_at(submission.inside)
-    ref_at_sub_outside = reference_at(submission.outside)
-    sub_at_ref_inside = submission_at(reference.inside)
-    sub_at_ref_outside = submission_at(reference.outside)
-    ref_at_ref_outside = reference_at(reference.outside)
-    for c in range(categories):
-        r0, r1 = int(reference.starts[c]), int(reference.starts[c + 1])
-        s0, s1 = int(submission.starts[c]), int(submission.starts[c + 1])
-        if r0 == r1 or s0 == s1:
-            continue
-        ref_points = reference.points(r0, r1)
-        sub_points = submission.points(s0, s1)
-        # Submission cracks against the reference boundary. A crack with one pixel in R_c and
-        # one outside is a crack of R_c too: distance 0, no search needed (sign 0).
-        at_p, at_q = ref_at_sub_inside[s0:s1], ref_at_sub_outside[s0:s1]
-        averaged = (at_p >= 0) & (at_q >= 0)
-        in_p, in_q = at_p == c, at_q == c
-        sign = np.where(in_p & in_q, -1.0, np.where(~in_p & ~in_q, 1.0, 0.0))
-        total = _signed_distances(sub_points[averaged], ref_points, sign[averaged])
-        n = int(np.count_nonzero(averaged))
-        # Reference cracks against the submission boundary (the inside pixel is category c,
-        # never void, so only the other pixel can touch void).
-        averaged = ref_at_ref_outside[r0:r1] >= 0
-        in_p, in_q = sub_at_ref_inside[r0:r1] == c, sub_at_ref_outside[r0:r1] == c
-        sign = np.where(in_p & in_q, 1.0, np.where(~in_p & ~in_q, -1.0, 0.0))
-        total += _signed_distances(ref_points[averaged], sub_points, sign[averaged])
-        n += int(np.count_nonzero(averaged))
-        sums[c] = total
-        counts[c] = n
+    if reference.size == 0 or submission.size == 0 or categories == 0:
+        return DriftSums(distance_sum=sums, cracks=counts)
+
+    def positions(local: NDArray[np.int32], table: NDArray[np.int64]) -> NDArray[np.int32]:
+        lookup = np.append(table.astype(np.int32), np.int32(-1))  # local -1 (void) → the last slot
+        return lookup[local]
+
+    r_a = positions(reference.local_first, reference_positions)
+    r_b = positions(reference.local_second, reference_positions)
+    s_a = positions(submission.local_first, submission_positions)
+    s_b = positions(submission.local_second, submission_positions)
+    # A class is measured where both maps have a crack of it (else its drift is undefined).
+    present = np.zeros((2, categories + 1), dtype=np.bool_)
+    present[0, r_a] = True
+    present[0, r_b] = True
+    present[1, s_a] = True
+    present[1, s_b] = True
+    measured = np.ascontiguousarray(present[0, :categories] & present[1, :categories])
+    if not measured.any():
+        return DriftSums(distance_sum=sums, cracks=counts)
+
+    def local_of(table: NDArray[np.int64]) -> NDArray[np.int64]:
+        out = np.full(categories, -1, dtype=np.int64)
+        valid = table >= 0
+        out[table[valid]] = np.flatnonzero(valid)
+        return out
+
+    # What the other map holds at both pixels of every crack, looked up in bulk before the sweep.
+    def other(at: CategoryAt, pixels: NDArray[np.intp]) -> NDArray[np.int32]:
+        return np.ascontiguousarray(at(pixels), dtype=np.int32)
+
+    _kernels().pair_drift(
+        reference.rows,
+        reference.cols,
+        r_a,
+        r_b,
+        other(submission_at, reference.first),
+        other(submission_at, reference.second),
+        reference.successors,
+        reference.grid,
+        local_of(reference_positions),
+        submission.rows,
+        submission.cols,
+        s_a,
+        s_b,
+        other(reference_at, submission.first),
+        other(reference_at, submission.second),
+        submission.successors,
+        submission.grid,
+        local_of(submission_positions),
+        reference.lattice_cols,
+        measured,
+        sums,
+        counts,
+    )
     return DriftSums(distance_sum=sums, cracks=counts)
 
 
-def _dense_cracks(classes: NDArray[np.int64], categories: int) -> OrientedCracks:
+def _dense_index(classes: NDArray[np.int64]) -> CrackIndex:
     cols = classes.shape[1]
     flat = classes.reshape(-1)
     at_h = np.flatnonzero(classes[:, :-1] != classes[:, 1:])
     left = at_h + at_h // max(cols - 1, 1)
     top = np.flatnonzero(classes[:-1] != classes[1:])
-    return oriented_cracks(left, top, cols=cols, category_at=lambda i: flat[i], categories=categories)
+    return crack_index(left, top, cols=cols, local_at=lambda i: flat[i], local_classes=2)
 
 
 def mask_drift(
@@ -185,11 +217,14 @@ def mask_drift(
         ref_classes[void] = -1
     sub_classes = np.where(submission, 0, 1).astype(np.int64)
     ref_flat, sub_flat = ref_classes.reshape(-1), sub_classes.reshape(-1)
+    identity = np.arange(2, dtype=np.int64)
     sums = class_drift(
-        _dense_cracks(ref_classes, 2),
-        _dense_cracks(sub_classes, 2),
+        _dense_index(ref_classes),
+        _dense_index(sub_classes),
         reference_at=lambda i: ref_flat[i],
         submission_at=lambda i: sub_flat[i],
+        reference_positions=identity,
+        submission_positions=identity,
         categories=2,
     )
     if sums.cracks[0] == 0:

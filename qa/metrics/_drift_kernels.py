@@ -1,0 +1,605 @@
+"""Compiled kernels of boundary drift (:mod:`qa.metrics.drift` states the definition).
+
+Positions are on the half-pixel *crack lattice*: pixel (r, c) sits at (2r, 2c); the crack between
+(r, c) and (r, c + 1) at (2r, 2c + 1), the one between (r, c) and (r + 1, c) at (2r + 1, 2c). Squared
+lattice distances are integers, so every comparison below is exact; a distance in pixels is
+sqrt(d2) / 2, the same double the KD-tree of the reference implementation returns.
+
+The nearest-crack searches run in one sweep over lattice rows for both maps and all classes:
+
+* *Column state.* While the sweep is at row Y, every lattice column X knows the last crack at or
+  above Y and the next one below (rows and classes). The nearest crack to (Y, Xq) is then
+  min over X of (X - Xq)^2 + g(X)^2, g(X) = vertical gap in column X; columns are scanned outward
+  from Xq until (X - Xq)^2 reaches the best so far, and 64-column blocks whose nearest crack row is
+  too far are skipped whole (far queries).
+* *Class-agnostic first.* That state holds cracks of every class. For a query whose two pixels
+  both lie inside the other map's region of its class c, the nearest crack of any class is a
+  crack of c (take the non-c pixel a nearest to the query and its 4-neighbour n towards it: n is
+  in c and the crack (n, a) is at least as close as any crack between two non-c pixels), so the
+  class-agnostic distance is the answer. For a query outside that region it is the answer when a
+  crack at that distance has class c, which is the common case; the rest (about one in ten on a
+  Cityscapes pair: junctions, missed and spurious objects) is searched among class-c cracks only,
+  in a per-class grid of 16 px cells scanned by cell rows outward from the query, starting from the
+  distance to the class's previous answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qa.metrics._compiled import inline_kernel, kernel
+
+I32 = NDArray[np.int32]
+I64 = NDArray[np.int64]
+U64 = NDArray[np.uint64]
+F64 = NDArray[np.float64]
+B = NDArray[np.bool_]
+#: A machine integer inside compiled code (Python int or numpy scalar to the type checker).
+Int = int | np.integer[Any]
+
+_INF = 1 << 24  # beyond every lattice row (images up to 8 million rows)
+_BLOCK = 6  # 64 lattice columns per pruning block
+_CELL = 5  # fallback grid: 32 lattice units = 16 px
+_BIG = 1 << 62
+
+
+@kernel
+def crack_events(
+    cracks_h: NDArray[np.intp], cracks_v: NDArray[np.intp], cols: int
+) -> tuple[I32, I32, NDArray[np.intp], NDArray[np.intp]]:
+    """Cracks as lattice positions in sweep order (row-major on the lattice), with the flat indices
+    of their first (left / top) and second pixel. ``cracks_h`` / ``cracks_v``: flat index of the
+    left / top pixel of each horizontal / vertical pair, ascending."""
+    n = cracks_h.size + cracks_v.size
+    ey = np.empty(n, np.int32)
+    ex = np.empty(n, np.int32)
+    first = np.empty(n, np.intp)
+    second = np.empty(n, np.intp)
+    i = 0
+    j = 0
+    for k in range(n):
+        # Pixel row r holds lattice row 2r (horizontal pairs), then 2r + 1 (vertical pairs).
+        take_h = j >= cracks_v.size or (i < cracks_h.size and cracks_h[i] // cols <= cracks_v[j] // cols)
+        if take_h:
+            f = cracks_h[i]
+            i += 1
+            r = f // cols
+            ey[k] = 2 * r
+            ex[k] = 2 * (f - r * cols) + 1
+            first[k] = f
+            second[k] = f + 1
+        else:
+            f = cracks_v[j]
+            j += 1
+            r = f // cols
+            ey[k] = 2 * r + 1
+            ex[k] = 2 * (f - r * cols)
+            first[k] = f
+            second[k] = f + cols
+    return ey, ex, first, second
+
+
+@kernel
+def column_successors(ey: I32, ex: I32, lattice_cols: int) -> tuple[I32, I32, I32, I32]:
+    """Per crack: the next crack in its lattice column (index, -1 if none) and the row of the next
+    crack in its 64-column block; per column / block: the first crack (index / row)."""
+    n = ey.size
+    blocks = (lattice_cols >> _BLOCK) + 1
+    next_in_column = np.empty(n, np.int32)
+    column_first = np.full(lattice_cols, -1, np.int32)
+    next_block_row = np.empty(n, np.int32)
+    block_first = np.full(blocks, _INF, np.int32)
+    for i in range(n - 1, -1, -1):
+        x = ex[i]
+        next_in_column[i] = column_first[x]
+        column_first[x] = i
+        b = x >> _BLOCK
+        next_block_row[i] = block_first[b]
+        block_first[b] = ey[i]
+    return next_in_column, column_first, next_block_row, block_first
+
+
+@kernel
+def class_grid(
+    ey: I32, ex: I32, class_a: I32, class_b: I32, classes: int
+) -> tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32]:
+    """Per class (local index, -1 = none): its cracks in a grid of 16 px cells restricted to the
+    class's bounding box (CSR), and one occupancy bit per cell, rows of 64-bit words."""
+    n = ey.size
+    y0 = np.full(classes, 1 << 40, np.int64)
+    y1 = np.full(classes, -1, np.int64)
+    x0 = np.full(classes, 1 << 40, np.int64)
+    x1 = np.full(classes, -1, np.int64)
+    for i in range(n):
+        cy = ey[i] >> _CELL
+        cx = ex[i] >> _CELL
+        for side in range(2):
+            c = class_a[i] if side == 0 else class_b[i]
+            if c >= 0:
+                y0[c] = min(y0[c], cy)
+                y1[c] = max(y1[c], cy)
+                x0[c] = min(x0[c], cx)
+                x1[c] = max(x1[c], cx)
+    base = np.zeros(classes + 1, np.int64)
+    word_base = np.zeros(classes + 1, np.int64)
+    for c in range(classes):
+        cells = 0
+        words = 0
+        if y1[c] >= 0:
+            width = x1[c] - x0[c] + 1
+            cells = (y1[c] - y0[c] + 1) * width
+            words = (y1[c] - y0[c] + 1) * ((width + 63) >> 6)
+        base[c + 1] = base[c] + cells
+        word_base[c + 1] = word_base[c] + words
+    offsets = np.zeros(base[classes] + 1, np.int32)
+    occupied = np.zeros(max(word_base[classes], 1), np.uint64)
+    m = 0
+    for i in range(n):
+        cy = ey[i] >> _CELL
+        cx = ex[i] >> _CELL
+        for side in range(2):
+            c = class_a[i] if side == 0 else class_b[i]
+            if c >= 0:
+                width = x1[c] - x0[c] + 1
+                offsets[base[c] + (cy - y0[c]) * width + (cx - x0[c]) + 1] += 1
+                col = cx - x0[c]
+                w = word_base[c] + (cy - y0[c]) * ((width + 63) >> 6) + (col >> 6)
+                occupied[w] |= np.uint64(1) << np.uint64(col & 63)
+                m += 1
+    for k in range(base[classes]):
+        offsets[k + 1] += offsets[k]
+    fill = offsets[:-1].copy()
+    ty = np.empty(m, np.int32)
+    tx = np.empty(m, np.int32)
+    for i in range(n):
+        cy = ey[i] >> _CELL
+        cx = ex[i] >> _CELL
+        for side in range(2):
+            c = class_a[i] if side == 0 else class_b[i]
+            if c >= 0:
+                width = x1[c] - x0[c] + 1
+                k = base[c] + (cy - y0[c]) * width + (cx - x0[c])
+                p = fill[k]
+                fill[k] = p + 1
+                ty[p] = ey[i]
+                tx[p] = ex[i]
+    return y0, y1, x0, x1, base, word_base, offsets, occupied, ty, tx
+
+
+@inline_kernel
+def _trailing_zeros(w: Any) -> Int:
+    n = 0
+    if (w & np.uint64(0xFFFFFFFF)) == 0:
+        n += 32
+        w >>= np.uint64(32)
+    if (w & np.uint64(0xFFFF)) == 0:
+        n += 16
+        w >>= np.uint64(16)
+    if (w & np.uint64(0xFF)) == 0:
+        n += 8
+        w >>= np.uint64(8)
+    if (w & np.uint64(0xF)) == 0:
+        n += 4
+        w >>= np.uint64(4)
+    if (w & np.uint64(0x3)) == 0:
+        n += 2
+        w >>= np.uint64(2)
+    if (w & np.uint64(0x1)) == 0:
+        n += 1
+    return n
+
+
+@inline_kernel
+def _leading_zeros(w: Any) -> Int:
+    n = 0
+    if (w >> np.uint64(32)) == 0:
+        n += 32
+        w <<= np.uint64(32)
+    if (w >> np.uint64(48)) == 0:
+        n += 16
+        w <<= np.uint64(16)
+    if (w >> np.uint64(56)) == 0:
+        n += 8
+        w <<= np.uint64(8)
+    if (w >> np.uint64(60)) == 0:
+        n += 4
+        w <<= np.uint64(4)
+    if (w >> np.uint64(62)) == 0:
+        n += 2
+        w <<= np.uint64(2)
+    if (w >> np.uint64(63)) == 0:
+        n += 1
+    return n
+
+
+@inline_kernel
+def _next_set(occupied: U64, row: Int, words: Int, col: Int) -> Int:
+    """Smallest set bit >= col in a row of words, or -1."""
+    w = col >> 6
+    if w >= words:
+        return -1
+    word = occupied[row + w] >> np.uint64(col & 63)
+    if word != 0:
+        return col + _trailing_zeros(word)
+    for w2 in range(w + 1, words):
+        word = occupied[row + w2]
+        if word != 0:
+            return (w2 << 6) + _trailing_zeros(word)
+    return -1
+
+
+@inline_kernel
+def _previous_set(occupied: U64, row: Int, col: Int) -> Int:
+    """Largest set bit <= col in a row of words, or -1."""
+    if col < 0:
+        return -1
+    w = col >> 6
+    word = occupied[row + w] << np.uint64(63 - (col & 63))
+    if word != 0:
+        return col - _leading_zeros(word)
+    for w2 in range(w - 1, -1, -1):
+        word = occupied[row + w2]
+        if word != 0:
+            return (w2 << 6) + 63 - _leading_zeros(word)
+    return -1
+
+
+@inline_kernel
+def _scan_cell(
+    offsets: I32, ty: I32, tx: I32, k: Int, yq: Int, xq: Int, best: Int, by: Int, bx: Int
+) -> tuple[Int, Int, Int]:
+    for j in range(offsets[k], offsets[k + 1]):
+        dy = np.int64(ty[j]) - yq
+        dx = np.int64(tx[j]) - xq
+        d = dy * dy + dx * dx
+        if d < best:
+            best = d
+            by = ty[j]
+            bx = tx[j]
+    return best, by, bx
+
+
+@inline_kernel
+def _nearest_of_class(
+    yq: Int,
+    xq: Int,
+    c: Int,
+    best: Int,
+    y0: I64,
+    y1: I64,
+    x0: I64,
+    x1: I64,
+    base: I64,
+    word_base: I64,
+    offsets: I32,
+    occupied: U64,
+    ty: I32,
+    tx: I32,
+) -> tuple[Int, Int, Int]:
+    """Squared distance (and position) of the nearest class-c crack closer than ``best``: cell rows
+    in order of their distance from the query, occupied cells left and right until too far."""
+    by: Int = -1
+    bx: Int = -1
+    if c < 0 or y1[c] < 0:
+        return best, by, bx
+    size = np.int64(1) << _CELL
+    width = x1[c] - x0[c] + 1
+    words = (width + 63) >> 6
+    rq = yq >> _CELL
+    cq = xq >> _CELL
+    down = True
+    up = True
+    step = 0
+    while down or up:
+        for s in range(2):
+            if s == 0:
+                if not down:
+                    continue
+                r = rq + step
+                ly = 0 if step == 0 else r * size - yq
+                if r > y1[c] or ly * ly >= best:
+                    down = False
+                    continue
+            else:
+                if step == 0 or not up:
+                    continue
+                r = rq - step
+                ly = yq - (r * size + size - 1)
+                if r < y0[c] or ly * ly >= best:
+                    up = False
+                    continue
+            if r < y0[c] or r > y1[c]:
+                continue
+            row = word_base[c] + (r - y0[c]) * words
+            cells = base[c] + (r - y0[c]) * width
+            ly2 = ly * ly
+            col: Int = max(cq, x0[c]) - x0[c]
+            while True:
+                col = _next_set(occupied, row, words, col)
+                if col < 0:
+                    break
+                lx = (col + x0[c]) * size - xq if col + x0[c] > cq else 0
+                if ly2 + lx * lx >= best:
+                    break
+                best, by, bx = _scan_cell(offsets, ty, tx, cells + col, yq, xq, best, by, bx)
+                col += 1
+            col = min(cq - 1, x1[c]) - x0[c]
+            while col >= 0:
+                col = _previous_set(occupied, row, col)
+                if col < 0:
+                    break
+                lx = xq - ((col + x0[c]) * size + size - 1)
+                if ly2 + lx * lx >= best:
+                    break
+                best, by, bx = _scan_cell(offsets, ty, tx, cells + col, yq, xq, best, by, bx)
+                col -= 1
+        step += 1
+    return best, by, bx
+
+
+@inline_kernel
+def _gap(yq: Int, x: Int, last: I64, nxt: I64) -> Int:
+    a: Int = yq - last[x]
+    b: Int = nxt[x] - yq
+    return a if a < b else b
+
+
+@inline_kernel
+def _nearest_any(
+    yq: Int,
+    xq: Int,
+    tag: Int,
+    outside: bool | np.bool_,
+    cols: Int,
+    last: I64,
+    nxt: I64,
+    last_tags: I64,
+    next_tags: I64,
+    block_last: I64,
+    block_next: I64,
+) -> Int:
+    """2 * (squared distance to the nearest crack of any class), + 1 when the query is outside and
+    no crack at that distance has the query's class (``tag`` = class + 1, see ``_tags``)."""
+    g = _gap(yq, xq, last, nxt)
+    best = g * g
+    dx = 1
+    both = min(xq, cols - 1 - xq, 63)
+    while dx <= both:
+        dx2 = dx * dx
+        if dx2 >= best:
+            break
+        g = _gap(yq, xq + dx, last, nxt)
+        best = min(best, dx2 + g * g)
+        g = _gap(yq, xq - dx, last, nxt)
+        best = min(best, dx2 + g * g)
+        dx += 1
+    if dx * dx < best:
+        # One side met the image edge, or the query is far from every crack: finish each side,
+        # skipping 64-column blocks whose nearest crack rows are too far.
+        mask = (1 << _BLOCK) - 1
+        for direction in range(2):
+            x = xq + dx if direction == 0 else xq - dx
+            while 0 <= x < cols:
+                ddx = x - xq if direction == 0 else xq - x
+                dx2 = ddx * ddx
+                if dx2 >= best:
+                    break
+                if (x & mask) == (0 if direction == 0 else mask):
+                    b = x >> _BLOCK
+                    gb = min(yq - block_last[b], block_next[b] - yq)
+                    if dx2 + gb * gb >= best:
+                        x = x + (1 << _BLOCK) if direction == 0 else x - (1 << _BLOCK)
+                        continue
+                g = _gap(yq, x, last, nxt)
+                best = min(best, dx2 + g * g)
+                x = x + 1 if direction == 0 else x - 1
+    flag = 0
+    if outside:
+        flag = 1
+        r = 0
+        while (r + 1) * (r + 1) <= best:
+            r += 1
+        for x in range(max(xq - r, 0), min(xq + r + 1, cols)):
+            ddx = x - xq
+            a = yq - last[x]
+            t = last_tags[x]
+            if ddx * ddx + a * a == best and ((t & 0xFFFFFFFF) == tag or (t >> 32) == tag):
+                flag = 0
+                break
+            b = nxt[x] - yq
+            t = next_tags[x]
+            if ddx * ddx + b * b == best and ((t & 0xFFFFFFFF) == tag or (t >> 32) == tag):
+                flag = 0
+                break
+    return 2 * best + flag
+
+
+@inline_kernel
+def _tags(a: Int, b: Int) -> Int:
+    """Both classes of a crack in one word: (a + 1) | (b + 1) << 32 (void, -1, becomes 0)."""
+    return np.int64(a + 1) | (np.int64(b + 1) << 32)
+
+
+@inline_kernel
+def _column_state(
+    column_first: I32, block_first: I32, ey: I32, ca: I32, cb: I32, cols: int
+) -> tuple[I64, I64, I64, I64, I64, I64]:
+    last = np.full(cols, -_INF, np.int64)
+    nxt = np.full(cols, _INF, np.int64)
+    last_tags = np.zeros(cols, np.int64)
+    next_tags = np.zeros(cols, np.int64)
+    for x in range(cols):
+        i = column_first[x]
+        if i >= 0:
+            nxt[x] = ey[i]
+            next_tags[x] = _tags(ca[i], cb[i])
+    block_last = np.full(block_first.size, -_INF, np.int64)
+    block_next = block_first.astype(np.int64)
+    return last, nxt, last_tags, next_tags, block_last, block_next
+
+
+@inline_kernel
+def _advance(
+    i: Int,
+    ey: I32,
+    ex: I32,
+    ca: I32,
+    cb: I32,
+    next_in_column: I32,
+    next_block_row: I32,
+    last: I64,
+    nxt: I64,
+    last_tags: I64,
+    next_tags: I64,
+    block_last: I64,
+    block_next: I64,
+) -> None:
+    y = ey[i]
+    x = ex[i]
+    last[x] = y
+    last_tags[x] = _tags(ca[i], cb[i])
+    k = next_in_column[i]
+    if k >= 0:
+        nxt[x] = ey[k]
+        next_tags[x] = _tags(ca[k], cb[k])
+    else:
+        nxt[x] = _INF
+        next_tags[x] = 0
+    b = x >> _BLOCK
+    block_last[b] = y
+    v = next_block_row[i]
+    if v > y:
+        block_next[b] = v
+
+
+@kernel
+def pair_drift(
+    r_ey: I32,
+    r_ex: I32,
+    r_ca: I32,
+    r_cb: I32,
+    r_other_a: I32,
+    r_other_b: I32,
+    r_successors: tuple[I32, I32, I32, I32],
+    r_grid: tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32],
+    r_local: I64,
+    s_ey: I32,
+    s_ex: I32,
+    s_ca: I32,
+    s_cb: I32,
+    s_other_a: I32,
+    s_other_b: I32,
+    s_successors: tuple[I32, I32, I32, I32],
+    s_grid: tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32],
+    s_local: I64,
+    lattice_cols: int,
+    measured: B,
+    sums: F64,
+    counts: I64,
+) -> None:
+    """Drift sums and crack counts per class position, added into ``sums`` / ``counts``.
+
+    Per map (r = reference, s = submission): crack events in sweep order (``*_ey``, ``*_ex``), the
+    class positions of their first / second pixel (``*_ca``, ``*_cb``, -1 = void) and the other
+    map's class positions at those pixels (``*_other_a``, ``*_other_b``), the column successors,
+    the class grid over the map's local classes and ``*_local``: class position -> local class.
+    Only classes with ``measured`` set (cracks in both maps) are counted.
+    """
+    cols = lattice_cols
+    r_next_col, r_col_first, r_next_blk, r_blk_first = r_successors
+    s_next_col, s_col_first, s_next_blk, s_blk_first = s_successors
+    rl, rn, rlt, rnt, rbl, rbn = _column_state(r_col_first, r_blk_first, r_ey, r_ca, r_cb, cols)
+    sl, sn, slt, snt, sbl, sbn = _column_state(s_col_first, s_blk_first, s_ey, s_ca, s_cb, cols)
+    ry0, ry1, rx0, rx1, rbase, rwbase, roff, rocc, rty, rtx = r_grid
+    sy0, sy1, sx0, sx1, sbase, swbase, soff, socc, sty, stx = s_grid
+    classes = measured.size
+    # The previous fallback answer per class: a close upper bound for the next query of that class.
+    r_warm = np.full(2 * classes, -1, np.int64)
+    s_warm = np.full(2 * classes, -1, np.int64)
+    nr = r_ey.size
+    ns = s_ey.size
+    i = 0
+    j = 0
+    while i < nr or j < ns:
+        y = min(r_ey[i] if i < nr else _INF, s_ey[j] if j < ns else _INF)
+        # Cracks on this row become targets first (a crack on the query's own row is at gap 0).
+        i1 = i
+        while i1 < nr and r_ey[i1] == y:
+            _advance(i1, r_ey, r_ex, r_ca, r_cb, r_next_col, r_next_blk, rl, rn, rlt, rnt, rbl, rbn)
+            i1 += 1
+        j1 = j
+        while j1 < ns and s_ey[j1] == y:
+            _advance(j1, s_ey, s_ex, s_ca, s_cb, s_next_col, s_next_blk, sl, sn, slt, snt, sbl, sbn)
+            j1 += 1
+        yq = np.int64(y)
+        # Submission cracks against the reference boundary: averaged where the reference has a
+        # class at both pixels; - when both are inside the reference region, + when both outside.
+        for q in range(j, j1):
+            oa = s_other_a[q]
+            ob = s_other_b[q]
+            if oa < 0 or ob < 0:
+                continue
+            xq = np.int64(s_ex[q])
+            for side in range(2):
+                c = s_ca[q] if side == 0 else s_cb[q]
+                if c < 0 or not measured[c]:
+                    continue
+                counts[c] += 1
+                sign = 1 - np.int64(oa == c) - np.int64(ob == c)
+                if sign == 0:
+                    continue
+                key = _nearest_any(yq, xq, c + 1, sign > 0, cols, rl, rn, rlt, rnt, rbl, rbn)
+                d = key >> 1
+                if key & 1:
+                    local = r_local[c]
+                    bound = np.int64(_BIG)
+                    if r_warm[2 * c] >= 0:
+                        wy = r_warm[2 * c] - yq
+                        wx = r_warm[2 * c + 1] - xq
+                        bound = wy * wy + wx * wx + 1
+                    d, by, bx = _nearest_of_class(
+                        yq, xq, local, bound, ry0, ry1, rx0, rx1, rbase, rwbase, roff, rocc, rty, rtx
+                    )
+                    if by >= 0:
+                        r_warm[2 * c] = by
+                        r_warm[2 * c + 1] = bx
+                sums[c] += sign * np.sqrt(np.float64(d)) / 2.0
+        # Reference cracks against the submission boundary: averaged where the reference's other
+        # pixel is not void; + when both pixels are inside the submission region, - when outside.
+        for q in range(i, i1):
+            a = r_ca[q]
+            b = r_cb[q]
+            if a < 0 or b < 0:
+                continue
+            oa = r_other_a[q]
+            ob = r_other_b[q]
+            xq = np.int64(r_ex[q])
+            for side in range(2):
+                c = a if side == 0 else b
+                if not measured[c]:
+                    continue
+                counts[c] += 1
+                sign = np.int64(oa == c) + np.int64(ob == c) - 1
+                if sign == 0:
+                    continue
+                key = _nearest_any(yq, xq, c + 1, sign < 0, cols, sl, sn, slt, snt, sbl, sbn)
+                d = key >> 1
+                if key & 1:
+                    local = s_local[c]
+                    bound = np.int64(_BIG)
+                    if s_warm[2 * c] >= 0:
+                        wy = s_warm[2 * c] - yq
+                        wx = s_warm[2 * c + 1] - xq
+                        bound = wy * wy + wx * wx + 1
+                    d, by, bx = _nearest_of_class(
+                        yq, xq, local, bound, sy0, sy1, sx0, sx1, sbase, swbase, soff, socc, sty, stx
+                    )
+                    if by >= 0:
+                        s_warm[2 * c] = by
+                        s_warm[2 * c + 1] = bx
+                sums[c] += sign * np.sqrt(np.float64(d)) / 2.0
+        i = i1
+        j = j1
