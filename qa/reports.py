@@ -61,13 +61,19 @@ def current_reports(*, project: Project, submissions: Sequence[Revision]) -> lis
         Q(revision_id__in=latest_ids) | Q(reference_id__in=latest_ids, kind=QualityReport.Kind.AGREEMENT)
     )
     current = []
-    for row in rows:
+    pairs: set[frozenset[int]] = set()
+    # Canonical rows (the later revision measured against the earlier) first, so a pair stored
+    # both ways by an older build counts once, in the canonical direction.
+    for row in sorted(rows, key=lambda r: (r.revision_id < r.reference_id, r.id)):
         if row.kind == QualityReport.Kind.GOLD:
             if row.revision_id in latest_ids and gold_now.get(row.revision.task.image_id) == row.reference_id:
                 current.append(row)
         elif row.revision_id in latest_ids and row.reference_id in latest_ids:
-            current.append(row)
-    return current
+            pair = frozenset((row.revision_id, row.reference_id))
+            if pair not in pairs:
+                pairs.add(pair)
+                current.append(row)
+    return sorted(current, key=lambda r: r.id)
 
 
 def project_reports(*, project: Project) -> QuerySet[QualityReport]:
@@ -339,27 +345,66 @@ def agreement_over_batches(*, project: Project) -> list[dict[str, Any]]:
     return series
 
 
+CSV_HEADER = ["section", "annotator", "category_id", "category", "metric", "value"]
+
+
 def batch_report_rows(report: dict[str, Any]) -> list[list[Any]]:
-    """The batch report flattened for CSV: section, annotator, category id, name, metric, value."""
+    """The batch report flattened for CSV, one value per row: section, annotator (or
+    "a+b" for an agreement pair), category id, category name, metric, value. Everything in
+    the JSON report is here except the detection and mask AP blocks; ``None`` is undefined."""
     names = report["categories"]
-    rows: list[list[Any]] = [["section", "annotator", "category_id", "category", "metric", "value"]]
+    rows: list[list[Any]] = [list(CSV_HEADER)]
 
-    def per_class(section: str, annotator: str, metric: str, values: dict[str, Any] | None) -> None:
+    def add(section: str, metric: str, value: Any, *, annotator: str = "", category: str = "") -> None:
+        rows.append(
+            [section, annotator, category, names.get(category, "") if category else "", metric, value]
+        )
+
+    def per_class(section: str, metric: str, values: dict[str, Any] | None, annotator: str = "") -> None:
         for category, value in (values or {}).items():
-            rows.append([section, annotator, category, names.get(category, ""), metric, value])
+            add(section, metric, value, annotator=annotator, category=category)
 
+    add("batch", "submissions", report["submissions"])
+    add("batch", "status", report["status"])
+    for name, value in report["thresholds"].items():
+        add("threshold", name, value)
     for section in ("gold", "agreement"):
         found = report[section]
-        if found is not None:
-            per_class(section, "", "class_iou", found["class_iou"])
-            per_class(section, "", "boundary_iou", found["boundary_iou"])
-            rows.append([section, "", "", "", "pq", found["pq"]["all"]["pq"]])
+        if found is None:
+            continue
+        add(section, "images", found["images"])
+        add(section, "miou", found["miou"])
+        add(section, "mean_boundary_iou", found["mean_boundary_iou"])
+        per_class(section, "class_iou", found["class_iou"])
+        per_class(section, "boundary_iou", found["boundary_iou"])
+        per_class(section, "boundary_drift", found["boundary_drift"])
+        for group, values in found["pq"].items():
+            for metric in ("pq", "sq", "rq", "n"):
+                add(section, f"{metric}.{group}", values[metric])
+        for category, values in found["pq_per_class"].items():
+            for metric in ("pq", "sq", "rq", "tp", "fp", "fn"):
+                add(section, f"class_{metric}", values[metric], category=category)
+    for pair in report["agreement_pairs"]:
+        who = "+".join(pair["annotators"])
+        add("agreement_pair", "images", pair["images"], annotator=who)
+        add("agreement_pair", "miou", pair["miou"], annotator=who)
+        per_class("agreement_pair", "class_iou", pair["class_iou"], annotator=who)
     for author, data in report["annotators"].items():
-        per_class("annotator", author, "class_iou", data["class_iou"])
-        per_class("annotator", author, "boundary_iou", data["boundary_iou"])
-        per_class("annotator", author, "boundary_drift", data["boundary_drift"])
+        add("annotator", "images", data["images"], annotator=author)
+        add("annotator", "miou", data["miou"], annotator=author)
+        per_class("annotator", "class_iou", data["class_iou"], author)
+        per_class("annotator", "boundary_iou", data["boundary_iou"], author)
+        per_class("annotator", "boundary_drift", data["boundary_drift"], author)
     for stratum, data in report["sampling"].items():
-        for metric in ("submissions", "sampled", "forced", "reviewed", "coverage"):
+        for metric in ("submissions", "rate", "sampled", "forced", "reviewed", "coverage"):
             rows.append(["sampling", "", "", stratum, metric, data[metric]])
-    rows.append(["result", "", "", "", "passed", report["passed"]])
+    for key, count in report["open_work"].items():
+        add("open_work", key, count)
+    for failure in report["failures"]:
+        if "category_id" in failure:
+            add("failure", failure["metric"], failure["value"], category=str(failure["category_id"]))
+        else:
+            add("failure", failure["metric"], failure["reason"])
+    add("result", "passed", report["passed"])
+    add("result", "complete", report["complete"])
     return rows

@@ -443,3 +443,27 @@ def test_the_qa_dashboard_lists_failed_and_incomplete_measurements(project: Proj
     assert [m.revision_id for m in failed_measurements(project=project)] == [revision.id, partner.id]
     assert f"stored index map {partner.map_key} is missing" in page
     assert f"measured, but not against agreement revision {partner.id}" in page
+
+
+def test_a_pair_stored_both_ways_by_an_older_build_counts_once_in_figures(project: Project) -> None:
+    from qa.reports import batch_report
+
+    first = submit(project, "ann1", scene())
+    second = submit(project, "ann2", scene(person_grow=1), new_task=True)
+    revision_measure(revision_id=second.id)
+    canonical = QualityReport.objects.get()
+    QualityReport.objects.create(  # the old, job-order direction beside the canonical row
+        revision=first,
+        reference=second,
+        kind="agreement",
+        engine_version=canonical.engine_version,
+        boundary_ratio=canonical.boundary_ratio,
+        counts=canonical.counts,
+        summary=canonical.summary,
+    )
+
+    report = batch_report(project=project, batch=project.batches.get(name="b1"))
+
+    assert report["agreement"]["images"] == 1
+    assert report["agreement"]["class_iou"] == canonical.summary["class_iou"]
+    assert [p["images"] for p in report["agreement_pairs"]] == [1]
