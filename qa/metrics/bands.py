@@ -456,18 +456,15 @@ def run_starts(reference: PreparedMap, submission: PreparedMap) -> NDArray[np.in
     cols = reference.shape[1]
     starts = _shift_right(reference.changes | submission.changes, 1)
     starts[:, 0] |= np.uint64(1)
-    return np.flatnonzero(_unpack(starts, cols))
+    return _set_bits(starts, cols)
 
 
 def _set_bits(plane: NDArray[np.uint64], cols: int) -> NDArray[np.intp]:
     """Flat pixel indices (r·W + c) of the set bits of a packed plane, in row-major order."""
-    words = plane.reshape(-1)
-    nonzero = np.flatnonzero(words)
-    # (nonzero is several times faster on booleans than on uint8)
-    bits = np.flatnonzero(np.unpackbits(words[nonzero].view(np.uint8), bitorder="little").view(np.bool_))
-    word = nonzero[bits >> 6]
-    row, word_in_row = np.divmod(word, plane.shape[1])
-    positions: NDArray[np.intp] = row * cols + word_in_row * 64 + (bits & 63)
+    # Imported on first use: numba's import stays out of processes that never measure.
+    from qa.metrics._map_kernels import set_bits
+
+    positions: NDArray[np.intp] = set_bits(np.ascontiguousarray(plane), cols)
     return positions
 
 
