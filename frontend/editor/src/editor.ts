@@ -47,6 +47,8 @@ export interface MountOptions {
   redirectAfterSubmit?: boolean;
   /** Fix mode: the comment sent with the fix (the review page's comment field). */
   fixComment?: () => string;
+  /** Fix mode: the pinned comments sent with the fix (decision-endpoint shape). */
+  fixPins?: () => unknown[];
   /** Fix mode: called after the fix was accepted (instead of going to config.queueUrl). */
   onFixed?: () => void;
 }
@@ -71,7 +73,7 @@ export async function mountEditor(root: HTMLElement, config: EditorConfig, opts:
   const http = { apiBase: config.apiBase, csrfToken: csrfFromCookie(config.csrfToken) };
   const backend =
     opts.backend ??
-    (config.mode === "fix" ? new ReviewFixBackend(http, config.reviewItemId!, opts.fixComment ?? (() => "")) : new HttpBackend(http));
+    (config.mode === "fix" ? new ReviewFixBackend(http, config.reviewItemId!, opts.fixComment ?? (() => ""), opts.fixPins) : new HttpBackend(http));
   const codec = new CodecClient();
   try {
     const task = await backend.getTask(config.taskId);
@@ -233,6 +235,7 @@ export class TesseraEditor {
         help: actions.toggleHelp,
       },
       this.readOnly,
+      config.mode === "fix" ? "Submit fix" : "Submit",
     );
     this.segmentsPanel = new SegmentsPanel(this.doc, { readOnly: this.readOnly, notify: (m, k) => this.toasts.show(m, k) });
     this.taxonomyPanel = new TaxonomyPanel(this.doc, this.readOnly);
@@ -300,7 +303,9 @@ export class TesseraEditor {
     this.viewport.fit();
     this.refreshPanels();
     if (this.review) this.mountReviewExtensions();
-    if (!this.readOnly) void this.offerBackup();
+    // Read-only too: work that failed to save before the task left the annotator's hands
+    // can still be downloaded from here.
+    void this.offerBackup();
   }
 
   // ---- structure ------------------------------------------------------------------
@@ -626,6 +631,10 @@ export class TesseraEditor {
   async downloadWork(): Promise<void> {
     let segments = this.doc.table.snapshot();
     const enc = await this.codec.encode(() => (segments = this.doc.table.snapshot()));
+    this.downloadFiles(new Blob([enc.png as Uint8Array<ArrayBuffer>], { type: "image/png" }), segments, this.save.parent);
+  }
+
+  private downloadFiles(png: Blob, segments: unknown, parent: number | null): void {
     const name = `task-${this.config.taskId}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     const save = (blob: Blob, file: string): void => {
       const a = h("a", { href: URL.createObjectURL(blob), download: file });
@@ -634,8 +643,8 @@ export class TesseraEditor {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
     };
-    save(new Blob([enc.png as Uint8Array<ArrayBuffer>], { type: "image/png" }), `${name}-index-map.png`);
-    save(new Blob([JSON.stringify({ task: this.config.taskId, parent: this.save.parent, segments }, null, 1)], { type: "application/json" }), `${name}-segments.json`);
+    save(png, `${name}-index-map.png`);
+    save(new Blob([JSON.stringify({ task: this.config.taskId, parent, segments }, null, 1)], { type: "application/json" }), `${name}-segments.json`);
   }
 
   /** What is on screen, as a local backup of `kind` (before it gets replaced). */
@@ -686,7 +695,9 @@ export class TesseraEditor {
         "div",
         { className: "tsr-restore", "data-testid": `backup-${kind}` },
         h("span", {}, `${what} from ${describeAge(b.savedAt)} (${based})`),
-        h("button", { type: "button", className: "tsr-restore-btn", onclick: () => this.confirmRestore(kind, b) }, "Restore…"),
+        this.readOnly
+          ? h("button", { type: "button", className: "tsr-restore-btn", onclick: () => this.downloadFiles(b.png, b.segments, b.parent) }, "Download")
+          : h("button", { type: "button", className: "tsr-restore-btn", onclick: () => this.confirmRestore(kind, b) }, "Restore…"),
         h("button", { type: "button", className: "tsr-discard-btn", onclick: () => this.confirmDiscard(kind, b) }, "Discard…"),
       );
       this.backupButtons.set(kind, box);
@@ -795,6 +806,11 @@ export class TesseraEditor {
   }
 
   // ---- accessors for the test hook and benchmarks -----------------------------------
+
+  /** How often the taxonomy detail was rebuilt (painting must not rebuild it). */
+  get taxonomyDetailBuilds(): number {
+    return this.taxonomyPanel.detailBuilds;
+  }
 
   get toolId(): ToolId | null {
     return this.tool?.id ?? null;

@@ -5,9 +5,11 @@
 import "./styles/editor.css";
 import { ConfigError, type EditorConfig, parseConfig } from "./config";
 import { type MountOptions, mountEditor, type TesseraEditor } from "./editor";
+import { type ReviewPageOptions, setupReviewPage as setupReviewPageWith } from "./review/reviewPage";
 import { createTestHook, type TesseraEditorHook } from "./testHook";
 
 export { registerReviewExtension } from "./review/extension";
+export { ReviewPins, pinsPayload } from "./review/pins";
 export type { ReviewContext, ReviewExtension, ImageHit } from "./review/extension";
 export type { Backend } from "./io/api";
 export type { EditorConfig, MountOptions, TesseraEditor };
@@ -23,6 +25,15 @@ export async function mount(root: HTMLElement, config: EditorConfig, opts: Mount
   const editor = await mountEditor(root, config, opts);
   Object.defineProperty(window, "tesseraEditor", { value: createTestHook(editor), configurable: true, writable: false });
   return editor;
+}
+
+/**
+ * The review page: pins and "Fix and accept" around the editor (see review/reviewPage.ts).
+ * The page's root has data-auto-mount="false"; its inline module calls this.
+ */
+export function setupReviewPage(opts: Omit<ReviewPageOptions, "mount" | "config">): Promise<TesseraEditor> {
+  const config = parseConfig(opts.root.dataset["config"]);
+  return setupReviewPageWith({ ...opts, config, mount });
 }
 
 function autoMount(): void {

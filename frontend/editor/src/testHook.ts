@@ -36,6 +36,7 @@ export interface TesseraEditorHook {
   imageToClient(x: number, y: number): { x: number; y: number };
   /** Tiles still waiting to be drawn (0 = the screen is up to date). */
   readonly pendingTiles: number;
+  readonly taxonomyDetailBuilds: number;
 }
 
 export function createTestHook(editor: TesseraEditor): TesseraEditorHook {
@@ -98,6 +99,9 @@ export function createTestHook(editor: TesseraEditor): TesseraEditorHook {
     },
     get pendingTiles() {
       return editor.loop.pendingTiles();
+    },
+    get taxonomyDetailBuilds() {
+      return editor.taxonomyDetailBuilds;
     },
   };
   return Object.freeze(hook);

@@ -202,6 +202,7 @@ export class ReviewFixBackend extends HttpBackend {
     opts: HttpBackendOptions,
     private readonly reviewItemId: number,
     private readonly comment: () => string,
+    private readonly pins: () => unknown[] = () => [],
   ) {
     super(opts);
   }
@@ -212,6 +213,7 @@ export class ReviewFixBackend extends HttpBackend {
     form.append("index_map", req.png, "index_map.png");
     form.append("segments", JSON.stringify(req.segments));
     form.append("comment", this.comment());
+    form.append("comments", JSON.stringify(this.pins()));
     const item = await this.json<{ decisions?: Array<{ fixed_revision_id?: number | null }> }>(`reviews/${this.reviewItemId}/fix/`, { method: "POST", body: form });
     const fixed = [...(item.decisions ?? [])].reverse().find((d) => typeof d.fixed_revision_id === "number")?.fixed_revision_id;
     if (typeof fixed !== "number") throw new ApiError(500, { detail: "the fix response names no fixed revision" });

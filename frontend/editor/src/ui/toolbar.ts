@@ -51,7 +51,7 @@ export class Toolbar {
   private readonly redoBtn: HTMLButtonElement;
   private readonly status: HTMLSpanElement;
 
-  constructor(a: ToolbarActions, readOnly: boolean) {
+  constructor(a: ToolbarActions, readOnly: boolean, submitLabel = "Submit") {
     const toolGroup = h("div", { className: "tsr-group", role: "toolbar", "aria-label": "Tools" });
     for (const [id, label, key] of TOOLS) {
       const b = h("button", { type: "button", className: "tsr-tool", title: `${label} (${key})`, "data-tool": id, onclick: () => a.setTool(id) }, label);
@@ -93,7 +93,7 @@ export class Toolbar {
       { className: "tsr-group tsr-right" },
       this.status,
       readOnly ? null : h("button", { type: "button", className: "tsr-save", title: "Save draft (Ctrl+S)", onclick: () => a.save() }, "Save"),
-      readOnly ? null : h("button", { type: "button", className: "tsr-submit", title: "Submit (Ctrl+Enter)", onclick: () => a.submit() }, "Submit"),
+      readOnly ? null : h("button", { type: "button", className: "tsr-submit", title: "Submit (Ctrl+Enter)", onclick: () => a.submit() }, submitLabel),
       h("button", { type: "button", title: "Keyboard shortcuts (?)", onclick: () => a.help() }, "?"),
     );
     this.element = h("div", { className: "tsr-toolbar" }, ...(readOnly ? [] : edit), ...view, right);
