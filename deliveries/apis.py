@@ -87,6 +87,8 @@ class ReleaseOutput(serializers.Serializer):
     include_images = serializers.BooleanField()
     coco_polygons = serializers.BooleanField()
     images = serializers.SerializerMethodField()
+    splits = serializers.SerializerMethodField()
+    class_table_changes = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -98,6 +100,18 @@ class ReleaseOutput(serializers.Serializer):
 
     def get_images(self, release: Release) -> int:
         return len(release.revision_ids)
+
+    def get_splits(self, release: Release) -> dict[str, Any]:
+        """The split options and how many images each split has."""
+        counts: dict[str, int] = {}
+        for split in release.splits or ["train"] * len(release.revision_ids):
+            counts[split] = counts.get(split, 0) + 1
+        options = release.split_options or {"val_share": 0.0, "test_share": 0.0, "batches": {}}
+        return {"options": options, "images": counts}
+
+    def get_class_table_changes(self, release: Release) -> list[str]:
+        """How the class values differ from the previous ready release (empty: none)."""
+        return list((release.snapshot or {}).get("class_table_changes", []))
 
     def get_files(self, release: Release) -> dict[str, Any] | None:
         if not release.is_ready:
@@ -203,6 +217,16 @@ class ReleaseListApi(APIView):
         formats = serializers.ListField(child=serializers.CharField(), required=False, default=list)
         include_images = serializers.BooleanField(required=False, default=False)
         coco_polygons = serializers.BooleanField(required=False, default=False)
+        val_share = serializers.FloatField(
+            required=False, default=0.0, help_text="share of images in val, drawn from each image's sha256"
+        )
+        test_share = serializers.FloatField(required=False, default=0.0, help_text="share of images in test")
+        split_batches = serializers.DictField(
+            child=serializers.CharField(),
+            required=False,
+            default=dict,
+            help_text="batch name -> split (train, val or test); overrides the shares for its images",
+        )
 
     @extend_schema(
         responses=ReleaseOutput(many=True),
@@ -229,6 +253,9 @@ class ReleaseListApi(APIView):
             formats=data.validated_data["formats"] or None,
             include_images=data.validated_data["include_images"],
             coco_polygons=data.validated_data["coco_polygons"],
+            val_share=data.validated_data["val_share"],
+            test_share=data.validated_data["test_share"],
+            split_batches=data.validated_data["split_batches"],
         )
         release = selectors.release_get_for_user(user=request.user, release_id=release.id)
         return Response(ReleaseOutput(release).data, status=status.HTTP_202_ACCEPTED)

@@ -94,6 +94,14 @@ class Release(TimeStampedModel):
     coco_polygons = models.BooleanField(default=False)
     # The accepted revision delivered for each image, in image order, fixed at creation.
     revision_ids = models.JSONField()
+    # The split ("train", "val", "test") of each delivered image, aligned with revision_ids, and
+    # the options that chose them ({"val_share", "test_share", "batches": {name: split}}).
+    splits = models.JSONField(default=list, blank=True)
+    split_options = models.JSONField(default=dict, blank=True)
+    # Everything else the build reads, frozen at creation so that a retry builds the same bytes
+    # whatever changed since: project header, QA thresholds and figures, the class table (every
+    # category the project ever had, in stable order) and how it differs from the last release.
+    snapshot = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)

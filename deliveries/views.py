@@ -47,6 +47,34 @@ class NewReleaseForm(forms.Form):
     formats = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=False)
     include_images = forms.BooleanField(required=False, label="Include the source images")
     coco_polygons = forms.BooleanField(required=False, label="COCO masks as polygons (instead of RLE)")
+    val_share = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=0.99,
+        initial=0.0,
+        label="Share of images in val",
+        help_text="drawn from each image's file hash, so an image keeps its split in later releases",
+    )
+    test_share = forms.FloatField(
+        required=False, min_value=0, max_value=0.99, initial=0.0, label="Share of images in test"
+    )
+    split_batches = forms.CharField(
+        required=False,
+        label="Batches to put in a split",
+        help_text="one per line: SPLIT=BATCH, e.g. val=batch-7",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_split_batches(self) -> dict[str, str]:
+        batches: dict[str, str] = {}
+        for line in (self.cleaned_data.get("split_batches") or "").splitlines():
+            if not line.strip():
+                continue
+            split, sep, batch = line.strip().partition("=")
+            if not sep or not batch.strip():
+                raise forms.ValidationError(f"{line.strip()!r}: expected SPLIT=BATCH.")
+            batches[batch.strip()] = split.strip()
+        return batches
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,6 +101,9 @@ def releases(request: HttpRequest, slug: str) -> HttpResponse:
                     formats=form.cleaned_data["formats"] or None,
                     include_images=form.cleaned_data["include_images"],
                     coco_polygons=form.cleaned_data["coco_polygons"],
+                    val_share=form.cleaned_data["val_share"] or 0.0,
+                    test_share=form.cleaned_data["test_share"] or 0.0,
+                    split_batches=form.cleaned_data["split_batches"],
                 )
             except ApplicationError as error:
                 messages.error(request, error.message)
@@ -148,6 +179,8 @@ def release_page(request: HttpRequest, release_id: int) -> HttpResponse:
             "formats": manifest.get("formats", {}),
             "files": manifest.get("files", []),
             "taxonomy_versions": manifest.get("taxonomy_versions", []),
+            "splits": manifest.get("splits", {}),
+            "class_table_changes": (release.snapshot or {}).get("class_table_changes", []),
         },
     )
 

@@ -23,6 +23,7 @@ from .coco import CocoExporter, coco_categories, read_coco
 from .coco_panoptic import CocoPanopticExporter, read_coco_panoptic, rgb_to_id
 from .indexpng import IndexPngExporter, png_categories, read_png
 from .model import (
+    ClassIndex,
     ExportCategory,
     Exporter,
     ExportError,
@@ -60,6 +61,7 @@ __all__ = [
     "FORMATS",
     "Ade20kExporter",
     "CityscapesExporter",
+    "ClassIndex",
     "CocoExporter",
     "CocoPanopticExporter",
     "ExportCategory",

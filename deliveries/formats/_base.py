@@ -18,6 +18,7 @@ import numpy as np
 
 from ._maps import MapRuns, map_runs
 from .model import (
+    ClassIndex,
     ExportError,
     ExportImage,
     ExportSegment,
@@ -201,6 +202,11 @@ class BaseExporter:
 
     def check_taxonomy(self, taxonomy: Taxonomy) -> None:
         """Raise ExportError before anything is written if the taxonomy cannot be expressed."""
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        """The value each category gets in this format's files (for the release manifest, so
+        a client can see that class indices did not move between releases)."""
+        return [ClassIndex(c.id, c.id, c.name) for c in taxonomy.categories]
 
     def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> Any:
         return None

@@ -4,7 +4,7 @@
 * Annotation PNGs are 8-bit single channel: 0 = other/unlabeled (our void), classes 1..N in
   taxonomy order. More than 255 categories cannot be written: an error before anything is
   written. mmseg reads these with ``reduce_zero_label=True`` (0 -> 255 ignored, k -> k-1).
-* Splits are renamed the ADE way: ``train`` -> ``training``, ``val`` -> ``validation`` (other
+* Splits are renamed the ADE way: ``train`` -> ``training``, ``val`` -> ``validation``, ``test`` -> ``testing`` (other
   names unchanged; ``split_names`` overrides).
 * ``objectInfo150.csv`` (the file name the devkit and loaders look for, whatever N is):
   ``Idx,Ratio,Train,Val,Name`` - Ratio = the class's share of all exported pixels, Train / Val =
@@ -24,9 +24,9 @@ import numpy.typing as npt
 
 from ._base import BaseExporter, Output, Prepared, Tally
 from ._png import lut_bytes, write_label_png
-from .model import ExportError, Taxonomy
+from .model import ClassIndex, ExportError, Taxonomy
 
-ADE_SPLITS: Mapping[str, str] = {"train": "training", "val": "validation"}
+ADE_SPLITS: Mapping[str, str] = {"train": "training", "val": "validation", "test": "testing"}
 
 
 @dataclass
@@ -52,6 +52,10 @@ class Ade20kExporter(BaseExporter):
             raise ExportError(
                 f"ADE20K annotations are 8-bit: at most 255 classes, the taxonomy has {len(taxonomy.categories)}"
             )
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        rows = [ClassIndex(0, None, "other")]
+        return rows + [ClassIndex(k, c.id, c.name) for k, c in enumerate(taxonomy.categories, start=1)]
 
     def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> _State:
         n = len(taxonomy.categories) + 1

@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from ._base import BaseExporter, Output, Prepared, Tally
 from ._png import lut_bytes, write_label_png
-from .model import ExportError, Taxonomy
+from .model import ClassIndex, ExportError, Taxonomy
 
 CITYSCAPES_NAME = re.compile(r"^([a-z][a-z_-]*)_(\d{6})_(\d{6})$")
 GENERATED_CITY = "tessera"
@@ -96,6 +96,9 @@ class CityscapesExporter(BaseExporter):
                 "Cityscapes label ids must fit labelIds (0..255) and, for things, instanceIds "
                 f"(id*1000+999 <= 65535): {', '.join(bad)}"
             )
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        return [ClassIndex(c.export_ids["cityscapes"], c.id, c.name) for c in taxonomy.categories]
 
     def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> _State:
         label_of = {c.id: c.export_ids["cityscapes"] for c in taxonomy.categories}

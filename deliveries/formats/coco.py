@@ -30,7 +30,7 @@ from annotation.masks.trace import keyhole_polygons
 from ._base import BaseExporter, JsonArray, Output, Prepared, Tally, write_json_document
 from ._maps import rle_string_to_counts
 from ._paths import contained_path
-from .model import FormatError, ImportedCategory, ImportedImage, ImportedSegment, Taxonomy
+from .model import ClassIndex, FormatError, ImportedCategory, ImportedImage, ImportedSegment, Taxonomy
 
 
 @dataclass
@@ -55,6 +55,9 @@ class CocoExporter(BaseExporter):
     name: ClassVar[str] = "coco"
     version: ClassVar[str] = "1.0.0"
     spec: ClassVar[str] = "COCO 2017 instances (pycocotools 2.0 RLE/polygons)"
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        return [ClassIndex(c.id, c.id, c.name) for c in taxonomy.things]
 
     def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> _State:
         if not taxonomy.things:

@@ -31,7 +31,7 @@ import numpy as np
 from ._base import BaseExporter, Output, Prepared, Tally
 from ._paths import contained_path
 from ._png import PngMode, lut_bytes, write_label_png
-from .model import FormatError, ImportedCategory, ImportedImage, ImportedSegment, Taxonomy
+from .model import ClassIndex, FormatError, ImportedCategory, ImportedImage, ImportedSegment, Taxonomy
 
 
 @dataclass
@@ -49,6 +49,10 @@ class IndexPngExporter(BaseExporter):
     name: ClassVar[str] = "png"
     version: ClassVar[str] = "1.0.0"
     spec: ClassVar[str] = "Tessera index PNGs (semantic + instance index, class table)"
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        rows = [ClassIndex(0, None, "void")]
+        return rows + [ClassIndex(k, c.id, c.name) for k, c in enumerate(taxonomy.categories, start=1)]
 
     def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> _State:
         rows = [

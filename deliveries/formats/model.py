@@ -150,6 +150,16 @@ class ExportImage:
 
 
 @dataclass(frozen=True)
+class ClassIndex:
+    """One row of a format's class table: the value ``index`` written for ``category_id``
+    (None for values that are no category, e.g. VOC's background 0)."""
+
+    index: int
+    category_id: int | None
+    name: str
+
+
+@dataclass(frozen=True)
 class ImageStats:
     """What an export pass saw of one image: the segments present in its map (ascending id)
     and their pixel counts, and the image's size in pixels (void = pixels - sum of areas)."""
@@ -188,6 +198,10 @@ class Exporter(Protocol):
 
     def check_taxonomy(self, taxonomy: Taxonomy) -> None:
         """Raise :class:`ExportError` if the format cannot carry this taxonomy."""
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        """The value written for each category (class index, label id or category id)."""
+        ...
 
     def export(
         self,

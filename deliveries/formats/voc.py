@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from ._base import BaseExporter, Output, Prepared, Tally
 from ._png import lut_bytes, write_label_png
-from .model import ExportError, Taxonomy
+from .model import ClassIndex, ExportError, Taxonomy
 
 VoidMode = Literal["auto", "background", "ignore"]
 VOID_INDEX = 255
@@ -67,6 +67,15 @@ class VocExporter(BaseExporter):
         n = len([c for c in taxonomy.categories if c.name != "background"])
         if n > 254:
             raise ExportError(f"VOC class PNGs hold at most 254 classes (255 is void), the taxonomy has {n}")
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        rows = [ClassIndex(0, None, "background")]
+        for c in taxonomy.categories:
+            if c.name == "background":
+                rows[0] = ClassIndex(0, c.id, c.name)
+            else:
+                rows.append(ClassIndex(len(rows), c.id, c.name))
+        return rows
 
     def void_index(self, taxonomy: Taxonomy) -> int:
         if self.void == "auto":

@@ -28,7 +28,7 @@ import numpy as np
 from annotation.masks.trace import keyhole_polygons
 
 from ._base import BaseExporter, Output, Prepared, Tally
-from .model import Taxonomy
+from .model import ClassIndex, Taxonomy
 
 
 @dataclass
@@ -45,6 +45,9 @@ class YoloExporter(BaseExporter):
     name: ClassVar[str] = "yolo"
     version: ClassVar[str] = "1.0.0"
     spec: ClassVar[str] = "Ultralytics YOLO segmentation (normalised polygons, data.yaml)"
+
+    def class_table(self, taxonomy: Taxonomy) -> list[ClassIndex]:
+        return [ClassIndex(k, c.id, c.name) for k, c in enumerate(taxonomy.things)]
 
     def begin(self, taxonomy: Taxonomy, out: Output, tally: Tally) -> _State:
         things = taxonomy.things

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from functools import partial
@@ -59,10 +59,18 @@ from deliveries.formats import (
     format_versions,
 )
 from deliveries.models import Release, ReleaseDecision
+from deliveries.services.release_readme import release_readme
 from deliveries.services.release_report import Distribution, qa_report_document, qa_report_html
+from deliveries.services.release_snapshot import (
+    SPLITS,
+    project_categories,
+    release_snapshot,
+    release_split_options,
+    release_splits,
+    taxonomy_of,
+)
 from projects.models import Category, Project, Task
 from projects.selectors import user_roles
-from qa.reports import quality_summary
 
 DateTime = tuple[int, int, int, int, int, int]
 ReleaseProgress = Callable[[int, int, str], None]
@@ -114,18 +122,28 @@ def release_create(
     formats: Sequence[str] | None = None,
     include_images: bool = False,
     coco_polygons: bool = False,
+    val_share: float = 0.0,
+    test_share: float = 0.0,
+    split_batches: Mapping[str, str] | None = None,
     enqueue: bool = True,
 ) -> Release:
     """Number a new release of the accepted work as it is now, and enqueue its build on commit
-    (``enqueue=False``: the caller runs ``release_build`` itself, as the command line does)."""
+    (``enqueue=False``: the caller runs ``release_build`` itself, as the command line does).
+
+    Everything the build reads is frozen here (see ``release_snapshot``): the revisions, each
+    image's split, the class table and the QA figures."""
     if by is not None and Role.MANAGER not in user_roles(user=by, project=project):
         raise Forbidden("Making a release needs the manager role.")
     chosen = release_formats(project=project, formats=formats)
     revisions = release_revisions(project=project)
     if not revisions:
         raise ValidationFailed(f"Project {project.slug} has no accepted annotation to deliver yet.")
+    options = release_split_options(
+        project=project, val_share=val_share, test_share=test_share, batches=split_batches
+    )
+    categories = project_categories(project)
+    taxonomy = taxonomy_of(categories)
     # Refuse now, not in the job, what a format cannot carry (e.g. Cityscapes without label ids).
-    taxonomy, _, _ = _export_taxonomy(revisions)
     for name in chosen:
         try:
             FORMATS[name].check_taxonomy(taxonomy)
@@ -142,6 +160,11 @@ def release_create(
         include_images=include_images,
         coco_polygons=coco_polygons,
         revision_ids=[r.id for r in revisions],
+        splits=release_splits(revisions, options),
+        split_options=options,
+        snapshot=release_snapshot(
+            project=project, revisions=revisions, formats=chosen, categories=categories
+        ),
         progress_total=_steps(len(revisions), len(chosen)),
     )
     if enqueue:
@@ -222,7 +245,7 @@ class _Progress:
 
 def _ordered_revisions(release: Release) -> list[Revision]:
     found = Revision.objects.filter(id__in=release.revision_ids).select_related(
-        "task__image", "task__taxonomy"
+        "task__image__batch", "task__taxonomy"
     )
     by_id = {r.id: r for r in found}
     missing = [i for i in release.revision_ids if i not in by_id]
@@ -268,6 +291,7 @@ class _Named:
     revision: Revision
     stem: str
     file_name: str
+    split: str = "train"
 
 
 def _unique_stem(stem: str, image_id: int, used: set[str]) -> str:
@@ -283,11 +307,11 @@ def _unique_stem(stem: str, image_id: int, used: set[str]) -> str:
     return candidate
 
 
-def _export_names(revisions: Sequence[Revision]) -> list[_Named]:
+def _export_names(revisions: Sequence[Revision], splits: Sequence[str] = ()) -> list[_Named]:
     """A stem every format accepts ([A-Za-z0-9._-], starting with a letter or digit), unique
     case-insensitively; the project's file name is kept in images.csv."""
     used: set[str] = set()
-    named = []
+    named: list[_Named] = []
     for revision in revisions:
         image = revision.task.image
         original = PurePosixPath(image.file_name)
@@ -297,7 +321,10 @@ def _export_names(revisions: Sequence[Revision]) -> list[_Named]:
         stem = _unique_stem(stem, image.id, used)
         used.add(stem.lower())
         suffix = original.suffix.lower() if re.fullmatch(r"\.[a-z0-9]{1,5}", original.suffix.lower()) else ""
-        named.append(_Named(revision, stem, stem + (suffix or _EXTENSIONS.get(image.content_type, ".png"))))
+        split = splits[len(named)] if splits else "train"
+        named.append(
+            _Named(revision, stem, stem + (suffix or _EXTENSIONS.get(image.content_type, ".png")), split)
+        )
     return named
 
 
@@ -315,7 +342,7 @@ def _export_images(named: Sequence[_Named], *, include_images: bool) -> Iterator
                 ExportSegment(id=int(s["id"]), category_id=int(s["category_id"]), iscrowd=bool(s["iscrowd"]))
                 for s in revision.segments
             ),
-            split="train",
+            split=item.split,
             file_name=item.file_name,
             image=partial(blob_read, image.storage_key) if include_images else None,
         )
@@ -389,21 +416,27 @@ def _store(path: Path, *, prefix: str, name: str) -> tuple[str, str, int]:
     return key, sha256, size
 
 
-def _qa_revision_ids(project: Project, revisions: Sequence[Revision]) -> list[int]:
-    """The release's revisions and the annotators' work on the same images: an image delivered
-    from its gold reference was QA'd through the submissions measured against that gold."""
-    images = [r.task.image_id for r in revisions]
-    work = Revision.objects.filter(
-        task__project=project, task__image_id__in=images, task__kind=Task.Kind.ANNOTATE
-    ).exclude(status=Revision.Status.DRAFT)
-    return sorted({r.id for r in revisions} | set(work.values_list("id", flat=True)))
+def _legacy_snapshot(release: Release, revisions: Sequence[Revision]) -> dict[str, Any]:
+    """For a release asked for before snapshots existed: its categories and QA figures as the
+    build used to read them (live)."""
+    taxonomy, _, _ = _export_taxonomy(revisions)
+    categories = [
+        {"id": c.id, "name": c.name, "color": c.color, "isthing": c.isthing, "export_ids": dict(c.export_ids)}
+        for c in taxonomy.categories
+    ]
+    return release_snapshot(
+        project=release.project, revisions=revisions, formats=release.formats, categories=categories
+    )
 
 
 def _build(release: Release, workdir: Path, progress: _Progress) -> dict[str, Any]:
     project = release.project
     revisions = _ordered_revisions(release)
-    taxonomy, versions, isthing = _export_taxonomy(revisions)
-    named = _export_names(revisions)
+    snapshot = release.snapshot or _legacy_snapshot(release, revisions)
+    taxonomy = taxonomy_of(snapshot["categories"])
+    isthing = {c.id: c.isthing for c in taxonomy.categories}
+    splits = list(release.splits) or ["train"] * len(revisions)
+    named = _export_names(revisions, splits)
     root = workdir / release.archive_name.removesuffix(".zip")
     root.mkdir()
 
@@ -437,33 +470,40 @@ def _build(release: Release, workdir: Path, progress: _Progress) -> dict[str, An
 
     with open(root / "images.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["stem", "file_name", "image_sha256", "width", "height", "revision_id", "source"])
+        writer.writerow(
+            ["stem", "file_name", "image_sha256", "width", "height", "split", "revision_id", "source"]
+        )
         for item in named:
             revision = item.revision
             image = revision.task.image
             source = "gold" if revision.task.kind == Task.Kind.GOLD else "annotation"
             writer.writerow(
-                [item.stem, image.file_name, image.sha256, image.width, image.height, revision.id, source]
+                [
+                    item.stem,
+                    image.file_name,
+                    image.sha256,
+                    image.width,
+                    image.height,
+                    item.split,
+                    revision.id,
+                    source,
+                ]
             )
 
     header = {
         "tessera_version": settings.TESSERA_VERSION,
         "release": release.number,
-        "project": {"slug": project.slug, "name": project.name, "mode": project.mode},
+        "project": dict(snapshot["project"]),
         "created_at": release.created_at.isoformat(),
         "formats": list(release.formats),
     }
     names = {c.id: c.name for c in taxonomy.categories}
-    quality = quality_summary(project=project, revision_ids=_qa_revision_ids(project, revisions))
     report = qa_report_document(
         header={**header, "segments": segments, "instances": instances},
         distribution=distribution,
         names=names,
-        quality=quality,
-        thresholds={
-            "batch_iou_floor": project.batch_iou_floor,
-            "batch_agreement_floor": project.batch_agreement_floor,
-        },
+        quality=snapshot["quality"],
+        thresholds=snapshot["thresholds"],
     )
     report_json = json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n"
     (root / "qa_report.json").write_text(report_json, encoding="utf-8")
@@ -474,10 +514,19 @@ def _build(release: Release, workdir: Path, progress: _Progress) -> dict[str, An
     manifest = {
         **header,
         "formats": {fmt: versions_of[fmt] for fmt in release.formats},
-        "taxonomy_versions": versions,
+        "taxonomy_versions": snapshot["taxonomy_versions"],
         "categories": [
-            {"id": c.id, "name": c.name, "isthing": c.isthing, "color": c.color} for c in taxonomy.categories
+            {"id": c["id"], "name": c["name"], "isthing": c["isthing"], "color": c["color"]}
+            | ({"retired": True} if c.get("retired") else {})
+            for c in snapshot["categories"]
         ],
+        "class_tables": snapshot["class_tables"],
+        "class_table_changes": snapshot["class_table_changes"],
+        "previous_release": snapshot["previous_release"],
+        "splits": {
+            "options": dict(release.split_options) or {"val_share": 0.0, "test_share": 0.0, "batches": {}},
+            "images": {split: splits.count(split) for split in SPLITS if split in splits},
+        },
         "counts": {
             "images": len(revisions),
             "segments": segments,
@@ -490,6 +539,7 @@ def _build(release: Release, workdir: Path, progress: _Progress) -> dict[str, An
         "options": {"coco": {"polygons": release.coco_polygons}} if "coco" in release.formats else {},
         "files_note": "every file of the archive except manifest.json itself; paths relative to the top folder",
     }
+    (root / "README.md").write_text(release_readme(manifest, named), encoding="utf-8")
     archive = workdir / release.archive_name
     t = release.created_at.astimezone(UTC)
     when = (t.year, t.month, t.day, t.hour, t.minute, t.second)

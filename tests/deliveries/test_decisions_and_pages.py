@@ -158,7 +158,7 @@ def test_the_manager_asks_for_a_release_and_watches_it_build(
     pending.refresh_from_db()
     assert pending.status == "ready"
     names = {entry["path"].split("/")[0] for entry in pending.manifest["files"]}
-    assert names == {"png", "coco", "images.csv", "qa_report.json", "qa_report.html"}
+    assert names == {"png", "coco", "images.csv", "qa_report.json", "qa_report.html", "README.md"}
     assert any(entry["path"] == "coco/images/train/img0.png" for entry in pending.manifest["files"])
 
 

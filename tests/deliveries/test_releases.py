@@ -394,8 +394,8 @@ def test_two_files_with_one_name_fail_the_build_instead_of_retrying(
     release = release_create(project=project, by=user("manager"), enqueue=False)
     real = release_services._export_names
 
-    def same_stem(revisions: Any) -> Any:
-        return [release_services._Named(n.revision, "img0", n.file_name) for n in real(revisions)]
+    def same_stem(revisions: Any, splits: Any = ()) -> Any:
+        return [release_services._Named(n.revision, "img0", n.file_name) for n in real(revisions, splits)]
 
     monkeypatch.setattr(release_services, "_export_names", same_stem)
 

@@ -32,6 +32,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--polygons", action="store_true", help="COCO masks as traced polygons with holes instead of RLE"
         )
+        parser.add_argument(
+            "--val-share",
+            type=float,
+            default=0.0,
+            help="share of images in val, drawn from each image's sha256 (stable across releases)",
+        )
+        parser.add_argument("--test-share", type=float, default=0.0, help="share of images in test")
+        parser.add_argument(
+            "--split",
+            action="append",
+            default=[],
+            metavar="SPLIT=BATCH",
+            help="put every image of BATCH in SPLIT (train, val or test); repeatable",
+        )
         parser.add_argument("--by", metavar="USERNAME", help="the manager making the release (recorded)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,6 +57,12 @@ class Command(BaseCommand):
             by = User.objects.filter(username=options["by"]).first()
             if by is None:
                 raise CommandError(f"--by: no user '{options['by']}'.")
+        batches: dict[str, str] = {}
+        for item in options["split"]:
+            split, sep, batch = item.partition("=")
+            if not sep or not batch:
+                raise CommandError(f"--split {item!r}: expected SPLIT=BATCH, e.g. val=batch-7.")
+            batches[batch] = split
         out = Path(options["out"])
         if out.exists() and not out.is_dir():
             raise CommandError(f"{out}: not a folder.")
@@ -53,9 +73,16 @@ class Command(BaseCommand):
                 formats=options["formats"] or None,
                 include_images=options["with_images"],
                 coco_polygons=options["polygons"],
+                val_share=options["val_share"],
+                test_share=options["test_share"],
+                split_batches=batches,
                 enqueue=False,
             )
         self.stdout.write(f"Release {release.number} of {project.slug}: {', '.join(release.formats)}.")
+        counts = {s: release.splits.count(s) for s in ("train", "val", "test") if s in release.splits}
+        self.stdout.write("Splits: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + ".")
+        for change in release.snapshot.get("class_table_changes", []):
+            self.stdout.write(f"Class table changed: {change}")
         shown: dict[str, Any] = {"stage": "", "percent": -1}
 
         def progress(done: int, total: int, stage: str) -> None:
