@@ -131,7 +131,12 @@ def test_keys_survive_toolbar_controls_and_nothing_is_lost_by_accident(
     # Leaving with unsaved work asks first (and staying keeps it).
     assert hook(page, "isDirty") is True
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+
+    def on_dialog(d: Any) -> None:
+        dialogs.append(d.type)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     url = page.url
     page.evaluate("window.location.href = '/queue/'")
     page.wait_for_timeout(800)
@@ -188,7 +193,8 @@ def test_eraser_conflict_refused_submit_and_a_task_that_stopped_being_editable(
     dialog.locator("text=Keep mine on top of current").click()
     assert wait_state(page, "saved")["parent"] == 3
     rev3 = Revision.objects.get(task_id=task_id, number=3)
-    assert rev3.parent is not None and rev3.parent.number == 2
+    assert rev3.parent is not None
+    assert rev3.parent.number == 2
     body = page.request.get(f"{live_server.url}/api/revisions/{rev3.id}/").json()
     assert (stored_map(page, body["index_map"]) == labels(page, W, H)).all()
 

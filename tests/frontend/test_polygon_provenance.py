@@ -65,9 +65,8 @@ def test_fill_and_cut_polygons_are_stored_and_returned_in_order(setup: Any) -> N
     assert by_id[1]["polygons"] == [FILL, CUT]
     # Segments without recorded polygons keep the original shape of the contract.
     assert "polygons" not in by_id[2]
-    assert body == client.get(f"/api/revisions/{body['revision_id']}/").json() | {
-        "segments": body["segments"]
-    }
+    # The revision endpoint returns the same segments.
+    assert client.get(f"/api/revisions/{body['revision_id']}/").json()["segments"] == body["segments"]
 
 
 def test_a_next_save_that_sends_the_polygons_back_keeps_them(setup: Any) -> None:

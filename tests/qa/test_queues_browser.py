@@ -102,3 +102,94 @@ def test_reviewer_and_qa_lead_work_their_queues(live_server: Any, page: Any, sub
     page.goto(f"{base}/qa/streets/batches/b1/")
     page.wait_for_selector("#verdict")
     assert "Sampled coverage per stratum" in page.inner_text("main")
+
+
+@pytest.mark.browser
+def test_reviewer_pins_points_and_regions_then_fixes_and_accepts(
+    live_server: Any, page: Any, submitted: Project
+) -> None:
+    from qa.models import ReviewComment
+    from tests.frontend.support import (
+        client_point,
+        hook,
+        labels,
+        open_editor,
+        require_bundle,
+        stored_map,
+        stroke,
+    )
+
+    require_bundle()
+    Project.objects.filter(id=submitted.id).update(senior_qa_share=0.0)
+    base = live_server.url
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_viewport_size({"width": 1400, "height": 820})
+    sign_in(page, base, "rev")
+
+    # A point pin (a click) and a region pin (corners, Enter), each with its comment, then reject.
+    page.goto(f"{base}/review/")
+    page.click("#review-next-streets-peer")
+    page.wait_for_url("**/reviews/*/")
+    open_editor(page, mode="review")
+    page.mouse.click(*client_point(page, 20.5, 10.5))
+    page.wait_for_function("document.activeElement.classList.contains('pin-text')")  # its text field
+    page.keyboard.type("The sky edge is too low here.")
+    page.click("[data-pin-mode=region]")
+    for x, y in [(5, 30), (30, 30), (30, 44)]:
+        page.mouse.click(*client_point(page, x, y))  # clicks on the image give it the keys again
+    page.keyboard.press("Enter")
+    assert page.locator("#pin-list li").count() == 2
+    page.locator("#pin-list li").nth(1).locator("input").fill("Road, not sky, in this corner.")
+    assert page.locator("[data-testid=pin-layer] .pin-region").count() == 1
+    page.check("input[name=decision][value=reject]")
+    page.click("#decision-submit")
+    page.wait_for_selector("text=Recorded: reject")
+
+    point, region = ReviewComment.objects.order_by("id")
+    assert point.text == "The sky edge is too low here."
+    assert (point.x, point.y, point.segment_id) == (
+        pytest.approx(20.5, abs=0.3),
+        pytest.approx(10.5, abs=0.3),
+        1,
+    )
+    assert region.region is not None
+    assert [[round(v) for v in p] for p in region.region] == [[5, 30], [30, 30], [30, 44]]
+    assert region.text == "Road, not sky, in this corner."
+
+    # The pins of the decided item are drawn when it is opened again.
+    page.goto(f"{base}/reviews/{point.decision.item_id}/")  # type: ignore[union-attr]
+    open_editor(page, mode="review")
+    page.wait_for_selector("[data-testid=pin-layer] .pin-existing.pin-region", state="attached")
+    assert page.locator("[data-testid=pin-layer] .pin-existing.pin-point").count() == 1
+
+    # Fix and accept the other item: edit a copy of the submission, submit the fix.
+    page.goto(f"{base}/review/")
+    page.click("#review-next-streets-peer")
+    page.wait_for_url("**/reviews/*/")
+    open_editor(page, mode="review")
+    item_id = int(page.url.rstrip("/").split("/")[-1])
+    page.click("#fix-start")
+    open_editor(page, mode="fix")
+    assert not page.locator("#decision-submit").is_visible()
+    page.keyboard.press("1")  # road
+    stroke(page, (4, 20), (60, 20))
+    assert hook(page, "getLabelAt(30, 20)") == 2
+    page.fill("#id_comment", "Moved the road edge up.")
+    page.locator("[data-testid=stage]").focus()
+    fixed_map = labels(page, W, H)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url("**/review/", timeout=15000)
+
+    item = ReviewItem.objects.get(id=item_id)
+    assert item.status == ReviewItem.Status.FIXED
+    decision = ReviewDecision.objects.get(item=item)
+    assert decision.decision == ReviewDecision.Decision.FIX_ACCEPT
+    assert decision.comment == "Moved the road edge up."
+    fixed = decision.fixed_revision
+    assert fixed is not None
+    assert (fixed.author.username, fixed.source) == ("rev", "review_fix")
+    assert Task.objects.get(id=item.task_id).status == Task.Status.ACCEPTED
+    body = page.request.get(f"{base}/api/revisions/{fixed.id}/").json()
+    assert (stored_map(page, body["index_map"]) == fixed_map).all()
+    assert errors == []
