@@ -340,10 +340,16 @@ def _nearest_of_class(
     return best, by, bx
 
 
+#: Rows are stored offset by this, so that the last and next rows of a column pack into one word.
+_OFF = 1 << 26
+
+
 @inline_kernel
-def _gap(yq: Int, x: Int, last: I64, nxt: I64) -> Int:
-    a: Int = yq - last[x]
-    b: Int = nxt[x] - yq
+def _gap(yq: Int, x: Int, packed: I64) -> Int:
+    """Vertical gap from row yq to the nearest crack of column x (last above, next below)."""
+    v = packed[x]
+    a: Int = yq + _OFF - (v & 0xFFFFFFFF)
+    b: Int = (v >> 32) - _OFF - yq
     return a if a < b else b
 
 
@@ -354,6 +360,7 @@ def _nearest_any(
     tag: Int,
     outside: bool | np.bool_,
     cols: Int,
+    packed: I64,
     last: I64,
     nxt: I64,
     last_tags: I64,
@@ -363,7 +370,7 @@ def _nearest_any(
 ) -> Int:
     """2 * (squared distance to the nearest crack of any class), + 1 when the query is outside and
     no crack at that distance has the query's class (``tag`` = class + 1, see ``_tags``)."""
-    g = _gap(yq, xq, last, nxt)
+    g = _gap(yq, xq, packed)
     best = g * g
     dx = 1
     both = min(xq, cols - 1 - xq, 63)
@@ -371,9 +378,9 @@ def _nearest_any(
         dx2 = dx * dx
         if dx2 >= best:
             break
-        g = _gap(yq, xq + dx, last, nxt)
+        g = _gap(yq, xq + dx, packed)
         best = min(best, dx2 + g * g)
-        g = _gap(yq, xq - dx, last, nxt)
+        g = _gap(yq, xq - dx, packed)
         best = min(best, dx2 + g * g)
         dx += 1
     if dx * dx < best:
@@ -393,7 +400,7 @@ def _nearest_any(
                     if dx2 + gb * gb >= best:
                         x = x + (1 << _BLOCK) if direction == 0 else x - (1 << _BLOCK)
                         continue
-                g = _gap(yq, x, last, nxt)
+                g = _gap(yq, x, packed)
                 best = min(best, dx2 + g * g)
                 x = x + 1 if direction == 0 else x - 1
     flag = 0
@@ -426,7 +433,7 @@ def _tags(a: Int, b: Int) -> Int:
 @inline_kernel
 def _column_state(
     column_first: I32, block_first: I32, ey: I32, ca: I32, cb: I32, cols: int
-) -> tuple[I64, I64, I64, I64, I64, I64]:
+) -> tuple[I64, I64, I64, I64, I64, I64, I64]:
     last = np.full(cols, -_INF, np.int64)
     nxt = np.full(cols, _INF, np.int64)
     last_tags = np.zeros(cols, np.int64)
@@ -438,7 +445,8 @@ def _column_state(
             next_tags[x] = _tags(ca[i], cb[i])
     block_last = np.full(block_first.size, -_INF, np.int64)
     block_next = block_first.astype(np.int64)
-    return last, nxt, last_tags, next_tags, block_last, block_next
+    packed = (last + _OFF) | ((nxt + _OFF) << 32)
+    return last, nxt, last_tags, next_tags, block_last, block_next, packed
 
 
 @inline_kernel
@@ -456,6 +464,7 @@ def _advance(
     next_tags: I64,
     block_last: I64,
     block_next: I64,
+    packed: I64,
 ) -> None:
     y = ey[i]
     x = ex[i]
@@ -468,6 +477,7 @@ def _advance(
     else:
         nxt[x] = _INF
         next_tags[x] = 0
+    packed[x] = (np.int64(y) + _OFF) | ((nxt[x] + _OFF) << 32)
     b = x >> _BLOCK
     block_last[b] = y
     v = next_block_row[i]
@@ -511,8 +521,8 @@ def pair_drift(
     cols = lattice_cols
     r_next_col, r_col_first, r_next_blk, r_blk_first = r_successors
     s_next_col, s_col_first, s_next_blk, s_blk_first = s_successors
-    rl, rn, rlt, rnt, rbl, rbn = _column_state(r_col_first, r_blk_first, r_ey, r_ca, r_cb, cols)
-    sl, sn, slt, snt, sbl, sbn = _column_state(s_col_first, s_blk_first, s_ey, s_ca, s_cb, cols)
+    rl, rn, rlt, rnt, rbl, rbn, rpk = _column_state(r_col_first, r_blk_first, r_ey, r_ca, r_cb, cols)
+    sl, sn, slt, snt, sbl, sbn, spk = _column_state(s_col_first, s_blk_first, s_ey, s_ca, s_cb, cols)
     ry0, ry1, rx0, rx1, rbase, rwbase, roff, rocc, rty, rtx = r_grid
     sy0, sy1, sx0, sx1, sbase, swbase, soff, socc, sty, stx = s_grid
     classes = measured.size
@@ -528,11 +538,11 @@ def pair_drift(
         # Cracks on this row become targets first (a crack on the query's own row is at gap 0).
         i1 = i
         while i1 < nr and r_ey[i1] == y:
-            _advance(i1, r_ey, r_ex, r_ca, r_cb, r_next_col, r_next_blk, rl, rn, rlt, rnt, rbl, rbn)
+            _advance(i1, r_ey, r_ex, r_ca, r_cb, r_next_col, r_next_blk, rl, rn, rlt, rnt, rbl, rbn, rpk)
             i1 += 1
         j1 = j
         while j1 < ns and s_ey[j1] == y:
-            _advance(j1, s_ey, s_ex, s_ca, s_cb, s_next_col, s_next_blk, sl, sn, slt, snt, sbl, sbn)
+            _advance(j1, s_ey, s_ex, s_ca, s_cb, s_next_col, s_next_blk, sl, sn, slt, snt, sbl, sbn, spk)
             j1 += 1
         yq = np.int64(y)
         # Submission cracks against the reference boundary: averaged where the reference has a
@@ -551,7 +561,7 @@ def pair_drift(
                 sign = 1 - np.int64(oa == c) - np.int64(ob == c)
                 if sign == 0:
                     continue
-                key = _nearest_any(yq, xq, c + 1, sign > 0, cols, rl, rn, rlt, rnt, rbl, rbn)
+                key = _nearest_any(yq, xq, c + 1, sign > 0, cols, rpk, rl, rn, rlt, rnt, rbl, rbn)
                 d = key >> 1
                 if key & 1:
                     local = r_local[c]
@@ -585,7 +595,7 @@ def pair_drift(
                 sign = np.int64(oa == c) + np.int64(ob == c) - 1
                 if sign == 0:
                     continue
-                key = _nearest_any(yq, xq, c + 1, sign < 0, cols, sl, sn, slt, snt, sbl, sbn)
+                key = _nearest_any(yq, xq, c + 1, sign < 0, cols, spk, sl, sn, slt, snt, sbl, sbn)
                 d = key >> 1
                 if key & 1:
                     local = s_local[c]
