@@ -29,7 +29,9 @@ def test_the_worker_builds_a_release_asked_for_through_the_api(
     manager = api(user("manager"))
 
     response = manager.post(
-        f"/api/projects/{project.slug}/releases/", {"formats": ["coco", "png"]}, format="json"
+        f"/api/projects/{project.slug}/releases/",
+        {"formats": ["coco", "png"], "split_batches": {"b1": "val"}},
+        format="json",
     )
 
     assert response.status_code == 202, response.content
@@ -61,5 +63,7 @@ def test_the_worker_builds_a_release_asked_for_through_the_api(
             body = archive.read(f"{project.slug}-release-1/{entry['path']}")
             assert hashlib.sha256(body).hexdigest() == entry["sha256"]
             assert len(body) == entry["size"]
-    assert any(p.startswith("coco/annotations/instances_") for p in listed), sorted(listed)
+    assert manifest["splits"]["images"] == {"val": 2}  # the batch asked for went to val
+    assert "coco/annotations/instances_val.json" in listed, sorted(listed)
+    assert "README.md" in listed
     assert "png/classes.json" in listed, sorted(listed)
