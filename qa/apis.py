@@ -475,9 +475,11 @@ class PolicySerializer(serializers.ModelSerializer[Project]):
 
 
 def policy_payload(project: Project) -> dict[str, Any]:
-    """The policy fields, and (read only) which classes sample as rare right now."""
+    """The policy fields, the per-class threshold overrides, and (read only) which classes
+    sample as rare right now."""
     return {
         **{name: getattr(project, name) for name in services.POLICY_FIELDS},
+        "class_thresholds": selectors.class_thresholds(project=project),
         "class_strata": selectors.class_strata(project=project),
     }
 
@@ -497,9 +499,10 @@ class PolicyApi(APIView):
         require_role(user=request.user, project=project, roles={Role.MANAGER})
         data = PolicySerializer(project, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        project = services.policy_update(
-            project=project, by=request_user(request), changes=dict(data.validated_data)
-        )
+        changes = dict(data.validated_data)
+        if "class_thresholds" in request.data:
+            changes["class_thresholds"] = request.data["class_thresholds"]
+        project = services.policy_update(project=project, by=request_user(request), changes=changes)
         return Response(policy_payload(project))
 
 

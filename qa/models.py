@@ -228,3 +228,37 @@ class ClassStatistic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} category {self.category_id}: {self.pixels} px, {self.instances} instances"
+
+
+class ClassThreshold(models.Model):
+    """Per-class overrides of the project's QA thresholds (``None``: the project's value)."""
+
+    FIELDS = ("calibration_threshold", "batch_iou_floor", "batch_agreement_floor")
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="class_thresholds")
+    category_id = models.PositiveIntegerField()
+    calibration_threshold = models.FloatField(null=True, blank=True)
+    batch_iou_floor = models.FloatField(null=True, blank=True)
+    batch_agreement_floor = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "category_id"], name="class_threshold_unique"),
+            models.CheckConstraint(
+                condition=(
+                    (
+                        models.Q(calibration_threshold__isnull=True)
+                        | models.Q(calibration_threshold__range=(0, 1))
+                    )
+                    & (models.Q(batch_iou_floor__isnull=True) | models.Q(batch_iou_floor__range=(0, 1)))
+                    & (
+                        models.Q(batch_agreement_floor__isnull=True)
+                        | models.Q(batch_agreement_floor__range=(0, 1))
+                    )
+                ),
+                name="class_threshold_in_unit_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} category {self.category_id} thresholds"

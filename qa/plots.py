@@ -29,9 +29,12 @@ def bar_chart(
     maximum: float = 1.0,
     texts: Sequence[str] | None = None,
     fill: str | None = None,
+    floors: Sequence[float | None] | None = None,
 ) -> str:
     """Horizontal bars, one per row, with an optional dashed threshold line. ``texts`` label
-    the bars instead of their values; ``fill`` is one neutral colour instead of red to green."""
+    the bars instead of their values; ``fill`` is one neutral colour instead of red to green.
+    ``floors`` gives a row its own threshold (a per-class override): the bar is judged by it
+    and a short solid mark (class ``floor``) shows it on the row."""
     label_width, bar_width, row_height = 130, 320, 18
     height = 28 + row_height * len(rows) + 18
     width = label_width + bar_width + (120 if texts is not None else 60)
@@ -48,15 +51,23 @@ def bar_chart(
         if value is None:
             parts.append(f'<text x="{label_width + 4}" y="{y + 12}" {FONT} fill="#888">n/a</text>')
             continue
+        own = floors[index] if floors is not None and floors[index] is not None else threshold
         length = bar_width * min(max(value / maximum, 0.0), 1.0)
-        colour = fill or (
-            _colour(value / maximum) if threshold is None or value >= threshold else "rgb(220,60,70)"
-        )
+        colour = fill or (_colour(value / maximum) if own is None or value >= own else "rgb(220,60,70)")
         parts.append(
             f'<rect x="{label_width}" y="{y + 2}" width="{length:.1f}" height="{row_height - 5}" fill="{colour}"/>'
         )
         text = escape(texts[index]) if texts is not None else f"{value:.3f}"
         parts.append(f'<text x="{label_width + length + 4:.1f}" y="{y + 12}" {FONT}>{text}</text>')
+    for index, floor in enumerate(floors or ()):
+        if floor is None or floor == threshold:
+            continue
+        x = label_width + bar_width * min(max(floor / maximum, 0.0), 1.0)
+        y = 24 + index * row_height
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + row_height - 1}" stroke="#111" '
+            f'stroke-width="2" class="floor"/>'
+        )
     if threshold is not None:
         x = label_width + bar_width * min(max(threshold / maximum, 0.0), 1.0)
         bottom = 24 + row_height * len(rows)
@@ -76,10 +87,10 @@ def heatmap(
     values: Sequence[Sequence[float | None]],
     *,
     title: str = "",
-    threshold: float | None = None,
+    threshold: float | Sequence[float | None] | None = None,
 ) -> str:
     """A matrix of coloured cells with their values (e.g. annotator × class IoU); cells under
-    ``threshold`` get a dark outline."""
+    ``threshold`` (one for all, or one per column) get a dark outline."""
     cell_w, cell_h, left, top = 46, 22, 110, 90
     width = left + cell_w * len(column_labels) + 10
     height = top + cell_h * len(row_labels) + 10
@@ -103,7 +114,10 @@ def heatmap(
                     f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="#eee"/>'
                 )
                 continue
-            low = threshold is not None and value < threshold
+            limit = (
+                threshold if threshold is None or isinstance(threshold, int | float) else threshold[column]
+            )
+            low = limit is not None and value < limit
             stroke = ' stroke="#111" stroke-width="2"' if low else ""
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{_colour(value)}"{stroke}/>'

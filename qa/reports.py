@@ -17,6 +17,7 @@ from projects.models import Batch, Image, Membership, Project, Task
 from qa.metrics import ENGINE_VERSION, CategoryInfo, PairCounts, sum_counts, with_categories
 from qa.metrics.report import dataset_figures
 from qa.models import QualityReport, ReviewItem, SamplingDecision
+from qa.selectors import class_thresholds, threshold_for
 
 
 def counts_total(reports: Iterable[QualityReport]) -> PairCounts | None:
@@ -235,14 +236,16 @@ def batch_report(*, project: Project, batch: Batch) -> dict[str, Any]:
     gold = figures(gold_rows)
     agreement = figures(agreement_rows)
     names = _names(project)
+    overrides = class_thresholds(project=project)
     failures = []
-    for source, found, floor in (
-        ("gold", gold, project.batch_iou_floor),
-        ("agreement", agreement, project.batch_agreement_floor),
+    for source, found, field in (
+        ("gold", gold, "batch_iou_floor"),
+        ("agreement", agreement, "batch_agreement_floor"),
     ):
         if found is None:
             continue
         for category, value in found["class_iou"].items():
+            floor = threshold_for(project, overrides, category_id=category, field=field)
             if value is not None and value < floor:
                 failures.append(
                     {
@@ -272,6 +275,11 @@ def batch_report(*, project: Project, batch: Batch) -> dict[str, Any]:
             "batch_iou_floor": project.batch_iou_floor,
             "batch_agreement_floor": project.batch_agreement_floor,
         },
+        "class_thresholds": {
+            category: {k: v for k, v in values.items() if k != "calibration_threshold"}
+            for category, values in overrides.items()
+            if set(values) - {"calibration_threshold"}
+        },
         "categories": {str(k): v for k, v in sorted(names.items())},
         "gold": gold,
         "agreement": agreement,
@@ -292,17 +300,23 @@ def calibration_report(*, project: Project) -> dict[str, Any]:
     annotators = _per_annotator(gold_rows)
     names = _names(project)
     threshold = project.calibration_threshold
+    overrides = class_thresholds(project=project)
+
+    def limit(category: str) -> float:
+        return threshold_for(project, overrides, category_id=category, field="calibration_threshold")
+
     flags = [
         {
             "annotator": author,
             "category_id": int(category),
             "category": names.get(int(category), category),
             "iou": value,
+            "threshold": limit(category),
             "boundary_drift": data["boundary_drift"].get(category) if data["boundary_drift"] else None,
         }
         for author, data in annotators.items()
         for category, value in data["class_iou"].items()
-        if value is not None and value < threshold
+        if value is not None and value < limit(category)
     ]
     memberships = Membership.objects.filter(project=project, role=Role.ANNOTATOR).select_related("user")
     calibration_images = Image.objects.filter(project=project, batch__is_calibration=True).count()
@@ -312,6 +326,11 @@ def calibration_report(*, project: Project) -> dict[str, Any]:
     return {
         "project": project.slug,
         "threshold": threshold,
+        "class_thresholds": {
+            category: values["calibration_threshold"]
+            for category, values in overrides.items()
+            if "calibration_threshold" in values
+        },
         "calibration_images": calibration_images,
         "categories": {str(k): v for k, v in sorted(names.items())},
         "annotators": annotators,
@@ -368,6 +387,9 @@ def batch_report_rows(report: dict[str, Any]) -> list[list[Any]]:
     add("batch", "status", report["status"])
     for name, value in report["thresholds"].items():
         add("threshold", name, value)
+    for category, values in report["class_thresholds"].items():
+        for name, value in values.items():
+            add("threshold", name, value, category=category)
     for section in ("gold", "agreement"):
         found = report[section]
         if found is None:
@@ -403,6 +425,7 @@ def batch_report_rows(report: dict[str, Any]) -> list[list[Any]]:
     for failure in report["failures"]:
         if "category_id" in failure:
             add("failure", failure["metric"], failure["value"], category=str(failure["category_id"]))
+            add("failure_floor", failure["metric"], failure["floor"], category=str(failure["category_id"]))
         else:
             add("failure", failure["metric"], failure["reason"])
     add("result", "passed", report["passed"])

@@ -17,6 +17,7 @@ from projects.selectors import UserLike, user_roles
 from qa.models import (
     AuditEvent,
     ClassStatistic,
+    ClassThreshold,
     QualityReport,
     ReviewComment,
     ReviewDecision,
@@ -332,3 +333,26 @@ def class_strata(*, project: Project) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- per-class thresholds ------------------------------------------------------------------------
+
+
+def class_thresholds(*, project: Project) -> dict[str, dict[str, float]]:
+    """Per-class threshold overrides: {"<category id>": {field: value}} (set values only)."""
+    result: dict[str, dict[str, float]] = {}
+    for row in ClassThreshold.objects.filter(project=project).order_by("category_id"):
+        values = {
+            name: getattr(row, name) for name in ClassThreshold.FIELDS if getattr(row, name) is not None
+        }
+        if values:
+            result[str(row.category_id)] = values
+    return result
+
+
+def threshold_for(
+    project: Project, overrides: dict[str, dict[str, float]], *, category_id: int | str, field: str
+) -> float:
+    """The threshold ``field`` that applies to a class: its override, else the project's."""
+    value = overrides.get(str(category_id), {}).get(field)
+    return float(getattr(project, field)) if value is None else value

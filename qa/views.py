@@ -227,7 +227,9 @@ def _category_columns(report: dict[str, Any]) -> tuple[list[str], list[str]]:
     return ids, [report["categories"][i] for i in ids]
 
 
-def _annotator_heatmap(report: dict[str, Any], *, metric: str, title: str, threshold: float | None) -> str:
+def _annotator_heatmap(
+    report: dict[str, Any], *, metric: str, title: str, threshold: float | list[float | None] | None
+) -> str:
     ids, names = _category_columns(report)
     rows = sorted(report["annotators"])
     values = [[report["annotators"][a][metric].get(i) for i in ids] for a in rows]
@@ -265,11 +267,12 @@ def calibration(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, error.message)
         return redirect("qa-calibration", slug=project.slug)
     report = reports.calibration_report(project=project)
+    ids, _ = _category_columns(report)
     iou_map = _annotator_heatmap(
         report,
         metric="class_iou",
         title="IoU against gold (annotator × class)",
-        threshold=report["threshold"],
+        threshold=[report["class_thresholds"].get(i, report["threshold"]) for i in ids],
     )
     drift_rows = []
     ids, names = _category_columns(report)
@@ -331,12 +334,18 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
     if fmt == "csv":
         return csv_response(reports.batch_report_rows(report), filename=f"{project.slug}-{batch.name}-qa.csv")
     ids, names = _category_columns(report)
+    overrides = report["class_thresholds"]
+
+    def floors(field: str) -> list[float | None]:
+        return [overrides.get(i, {}).get(field, report["thresholds"][field]) for i in ids]
+
     charts = []
     if report["gold"]:
         charts.append(
             plots.bar_chart(
                 [(names[k], report["gold"]["class_iou"].get(i)) for k, i in enumerate(ids)],
                 threshold=project.batch_iou_floor,
+                floors=floors("batch_iou_floor"),
                 title="Per-class IoU against gold",
             )
         )
@@ -345,6 +354,7 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
             plots.bar_chart(
                 [(names[k], report["agreement"]["class_iou"].get(i)) for k, i in enumerate(ids)],
                 threshold=project.batch_agreement_floor,
+                floors=floors("batch_agreement_floor"),
                 title="Per-class agreement between annotators (IoU)",
             )
         )
@@ -354,7 +364,7 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
                 report,
                 metric="class_iou",
                 title="Annotator × class IoU against gold",
-                threshold=project.batch_iou_floor,
+                threshold=floors("batch_iou_floor"),
             )
         )
     drift_rows = [
@@ -383,23 +393,86 @@ class PolicyForm(forms.ModelForm[Project]):
         fields = [f for f in services.POLICY_FIELDS if f != "stratum_overrides"]
 
 
+def _class_rows(project: Project) -> list[dict[str, Any]]:
+    """One row per category for the policy page: current stratum and the overrides."""
+    thresholds = selectors.class_thresholds(project=project)
+    return [
+        {
+            **row,
+            "thresholds": [
+                (name, thresholds.get(str(row["category_id"]), {}).get(name), getattr(project, name))
+                for name in CLASS_THRESHOLD_FIELDS
+            ],
+        }
+        for row in selectors.class_strata(project=project)
+    ]
+
+
+CLASS_THRESHOLD_FIELDS = ("calibration_threshold", "batch_iou_floor", "batch_agreement_floor")
+
+
+def _class_changes(post: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The per-class part of the policy form: stratum overrides and threshold overrides."""
+    overrides: dict[str, str] = {}
+    thresholds: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = str(row["category_id"])
+        stratum = post.get(f"stratum_{key}", "")
+        if stratum not in ("", "rare", "dominant"):
+            raise ValidationFailed(f"Stratum of {row['name']} must be automatic, rare or dominant.")
+        if stratum:
+            overrides[key] = stratum
+        for name in CLASS_THRESHOLD_FIELDS:
+            raw = post.get(f"{name}_{key}", "").strip()
+            if raw:
+                try:
+                    thresholds.setdefault(key, {})[name] = float(raw)
+                except ValueError:
+                    raise ValidationFailed(
+                        f"{name.replace('_', ' ')} of {row['name']}: {raw!r} is not a number."
+                    ) from None
+    return {"stratum_overrides": overrides, "class_thresholds": thresholds}
+
+
 @login_required
 def policy(request: HttpRequest, slug: str) -> HttpResponse:
     project, roles = project_for_page(request, slug, STAFF_ROLES)
     editable = Role.MANAGER in roles
     form = PolicyForm(request.POST or None, instance=project)
+    rows = _class_rows(project)
     if request.method == "POST":
         if not editable:
             raise Http404
         if form.is_valid():
             changes = {name: form.cleaned_data[name] for name in form.changed_data}
-            if changes:
-                services.policy_update(
-                    project=Project.objects.get(id=project.id), by=request_user(request), changes=changes
+            try:
+                # A form without the per-class table (an older page) leaves the classes alone.
+                has_table = any(f"stratum_{row['category_id']}" in request.POST for row in rows)
+                per_class = (
+                    _class_changes(request.POST, rows)
+                    if has_table
+                    else {
+                        "stratum_overrides": project.stratum_overrides,
+                        "class_thresholds": selectors.class_thresholds(project=project),
+                    }
                 )
-                messages.success(request, f"QA policy updated: {', '.join(sorted(changes))}.")
+                if per_class["stratum_overrides"] != project.stratum_overrides:
+                    changes["stratum_overrides"] = per_class["stratum_overrides"]
+                if per_class["class_thresholds"] != selectors.class_thresholds(project=project):
+                    changes["class_thresholds"] = per_class["class_thresholds"]
+                if changes:
+                    services.policy_update(
+                        project=Project.objects.get(id=project.id), by=request_user(request), changes=changes
+                    )
+                    messages.success(request, f"QA policy updated: {', '.join(sorted(changes))}.")
+            except ApplicationError as error:
+                messages.error(request, error.message)
             return redirect("qa-policy", slug=project.slug)
     if not editable:
         for field in form.fields.values():
             field.disabled = True
-    return render(request, "qa/policy.html", {"project": project, "form": form, "editable": editable})
+    return render(
+        request,
+        "qa/policy.html",
+        {"project": project, "form": form, "editable": editable, "class_rows": rows},
+    )

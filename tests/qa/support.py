@@ -14,7 +14,7 @@ from annotation.models import Revision
 from annotation.services import SegmentIn
 from core.roles import Role
 from projects.models import Batch, Image, Membership, Project, Task
-from qa.models import AuditEvent, ReviewComment, ReviewDecision, ReviewItem
+from qa.models import AuditEvent, ClassThreshold, ReviewComment, ReviewDecision, ReviewItem
 from qa.services import gold_set, revision_save
 from tests.factories import assign, make_project
 from tests.helpers import map_png
@@ -135,4 +135,5 @@ def review_snapshot(project: Project) -> dict[str, Any]:
         "audit": AuditEvent.objects.filter(project=project).count(),
         "batches": sorted(Batch.objects.filter(project=project).values_list("id", "status")),
         "policy": Project.objects.filter(id=project.id).values().get(),
+        "class_thresholds": sorted(ClassThreshold.objects.filter(project=project).values_list()),
     }

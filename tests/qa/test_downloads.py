@@ -109,9 +109,12 @@ def test_the_csv_holds_every_value_of_the_json_report(api: Any, world: World) ->
         for metric, v in data.items():
             expected[("sampling", "", "", metric + "@" + stratum)] = v
     for failure in report["failures"]:
-        expected[("failure", "", str(failure.get("category_id", "")), failure["metric"])] = failure.get(
-            "value", failure.get("reason")
-        )
+        category = str(failure.get("category_id", ""))
+        expected[("failure", "", category, failure["metric"])] = failure.get("value", failure.get("reason"))
+        if "floor" in failure:
+            expected[("failure_floor", "", category, failure["metric"])] = failure["floor"]
+    for category, values in report["class_thresholds"].items():
+        expected.update({("threshold", "", category, k): v for k, v in values.items()})
     assert table == {k: cell(v) for k, v in expected.items()}
     names = {r[2]: r[3] for r in rows[1:] if r[2] and r[0] != "sampling"}
     assert names == {k: v for k, v in report["categories"].items() if k in names}
