@@ -65,7 +65,11 @@ def safe_extract_zip(
             seen.add(key)
             total += info.file_size
             if total > max_bytes:
-                raise FormatError(zpath, name, f"uncompressed size exceeds the limit of {max_bytes} bytes")
+                raise FormatError(
+                    zpath,
+                    name,
+                    f"uncompressed size exceeds the limit of {max_bytes} bytes ({max_bytes / 1024**3:g} GiB)",
+                )
             plan.append((info, dest))
         written = []
         for info, dest in plan:

@@ -33,6 +33,7 @@ from deliveries.formats import (
     read_png,
     safe_extract_zip,
 )
+from deliveries.formats.archive import DEFAULT_MAX_BYTES
 
 # An import stops collecting problems after this many (the list is for a person to read).
 MAX_PROBLEMS = 200
@@ -120,7 +121,9 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") or part == "__MACOSX" for part in parts)
 
 
-def unpack(source: Path, workdir: Path, problems: ProblemList) -> Path | None:
+def unpack(
+    source: Path, workdir: Path, problems: ProblemList, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Path | None:
     """The folder holding the import's data: a zip is extracted (safely) into ``workdir``;
     a folder is used as it is; a JSON file's folder is its root."""
     if source.is_dir():
@@ -133,9 +136,12 @@ def unpack(source: Path, workdir: Path, problems: ProblemList) -> Path | None:
         target.mkdir()
         problems.root = target
         try:
-            safe_extract_zip(source, target)
+            safe_extract_zip(source, target, max_bytes=max_bytes)
         except FormatError as error:
-            problems.add("archive", source.name, error.item, error.problem)
+            problem = error.problem
+            if max_bytes < DEFAULT_MAX_BYTES and "exceeds the limit" in problem:
+                problem += "; larger imports run on the server: manage.py import_annotations"
+            problems.add("archive", source.name, error.item, problem)
             return None
         return target
     return source.parent
@@ -319,10 +325,12 @@ def _categories(fmt: str, path: Path) -> dict[int, ImportedCategory]:
     return {category.id: category for category in table}
 
 
-def read_source(*, fmt: str, source: Path, workdir: Path, problems: ProblemList) -> Iterator[SourceImage]:
+def read_source(
+    *, fmt: str, source: Path, workdir: Path, problems: ProblemList, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[SourceImage]:
     """Every image of the import, from every annotation file found; problems are collected in
     ``problems`` (reading goes on past them, so that all are reported)."""
-    root = unpack(source, workdir, problems)
+    root = unpack(source, workdir, problems, max_bytes=max_bytes)
     if root is None:
         return
     if problems.root is None:

@@ -47,6 +47,7 @@ from annotation.services import SegmentIn
 from core.exceptions import ApplicationError, Forbidden, ValidationFailed
 from core.roles import Role
 from deliveries.formats import ImportedImage
+from deliveries.formats.archive import DEFAULT_MAX_BYTES
 from deliveries.models import ImportRun
 from deliveries.services.import_reading import (
     Problem,
@@ -58,6 +59,11 @@ from deliveries.services.import_reading import (
 from projects.models import Category, Image, Project, Task, TaxonomyVersion
 from projects.selectors import taxonomy_current, user_roles
 from qa.services import gold_set, revision_import
+
+# Imports sent through the web page or the API run inside the request (no job yet), so their
+# archives are capped well below the command line's limit (deliveries.formats.archive,
+# 20 GiB): a bigger dataset is imported with ``manage.py import_annotations`` on the server.
+WEB_IMPORT_MAX_BYTES = 2 * 1024**3
 
 ImportProgress = Callable[[str, int, int | None], None]
 """Called with (stage, done, total or None while the total is unknown)."""
@@ -579,6 +585,7 @@ def import_run_execute(
     author: User | None = None,
     progress: ImportProgress | None = None,
     supersede_open_work: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ImportRun:
     """Import the annotations at ``source`` (a JSON file, a folder or a zip) all or nothing.
 
@@ -620,7 +627,9 @@ def import_run_execute(
         )
         read = 0
         try:
-            for item in read_source(fmt=fmt, source=source, workdir=workdir, problems=problems):
+            for item in read_source(
+                fmt=fmt, source=source, workdir=workdir, problems=problems, max_bytes=max_bytes
+            ):
                 _check_image(ctx, item)
                 read += 1
                 if progress is not None:
@@ -684,4 +693,5 @@ def import_run_from_upload(
             source_name=name,
             author=author,
             supersede_open_work=supersede_open_work,
+            max_bytes=WEB_IMPORT_MAX_BYTES,
         )

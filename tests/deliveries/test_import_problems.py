@@ -457,6 +457,36 @@ def test_the_command_exits_non_zero_listing_the_problems(
     ]
 
 
+def test_web_imports_are_capped_below_the_command_line_limit(
+    project: Project, tmp_path: Path, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deliveries.services import imports
+
+    monkeypatch.setattr(imports, "WEB_IMPORT_MAX_BYTES", 1000)
+    path = import_source("coco", tmp_path, [("img0.png", scene())], zipped=True)
+
+    response = api(user("manager")).post(
+        "/api/projects/proj/imports/",
+        {"file": SimpleUploadedFile("coco.zip", path.read_bytes()), "format": "coco", "mode": "gold"},
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["code"] == "archive"
+    assert error["message"].startswith("uncompressed size exceeds the limit of 1000 bytes")
+    assert error["message"].endswith("larger imports run on the server: manage.py import_annotations")
+    assert (
+        import_run_execute(  # the same file from the command line's service: no cap hit
+            project=project, by=user("manager"), fmt="coco", mode="gold", source=path
+        ).status
+        == "done"
+    )
+    ImportRun.objects.filter(status="done").delete()  # (the fixture checks the refused run only)
+    Revision.objects.filter(task__kind="gold").delete()
+    Task.objects.filter(kind="gold").delete()
+
+
 def test_the_api_answers_400_listing_the_problems(
     project: Project, tmp_path: Path, api: Any, nothing_written: None
 ) -> None:
