@@ -262,7 +262,7 @@ def _scan_cell(
     return best, by, bx
 
 
-@inline_kernel
+@kernel  # rare (the fallback): a call, so that compiling it once costs half
 def _nearest_of_class(
     yq: Int,
     xq: Int,
