@@ -14,7 +14,6 @@ from core.storage import blob_read
 from projects.models import Project, Task
 from projects.selectors import UserLike, task_visibility_filter, user_roles
 
-
 # Revisions someone else wrote that the assignee of the task sees as part of their own work.
 ASSIGNEE_VISIBLE_SOURCES = (Revision.Source.PRELABEL, Revision.Source.IMPORT, Revision.Source.REVIEW_FIX)
 
