@@ -197,6 +197,9 @@ SPECTACULAR_SETTINGS = {
 # --- uploads ---------------------------------------------------------------------------------
 # Pillow refuses images above this many pixels (decompression bombs); 16k x 16k by default.
 TESSERA_MAX_IMAGE_PIXELS = int(os.environ.get("TESSERA_MAX_IMAGE_PIXELS", str(16384 * 16384)))
+# One image file (an upload or a file of an import) above this many bytes is refused before
+# it is read, so a huge file cannot exhaust a web process or a worker; 512 MiB by default.
+TESSERA_MAX_UPLOAD_FILE_BYTES = int(os.environ.get("TESSERA_MAX_UPLOAD_FILE_BYTES", str(512 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Max, QuerySet
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
@@ -19,6 +20,18 @@ from core.http import immutable_file_response, request_user
 from core.roles import STAFF_ROLES, TEAM_ROLES, Role
 from projects import selectors, services
 from projects.models import Project, Task, TaxonomyVersion
+
+
+def upload_source(upload: UploadedFile) -> services.ImageSource:
+    """An uploaded file as an image source: its size is known from the request, so a file
+    above the limit is refused before its bytes are read into memory."""
+
+    def read() -> bytes:
+        upload.seek(0)  # read more than once (checked, then stored): always from the start
+        return upload.read()
+
+    return services.ImageSource(file_name=upload.name or "", size=upload.size or 0, read=read)
+
 
 # --- shared output serializers -------------------------------------------------------------------
 
@@ -293,10 +306,7 @@ class ExampleImageListApi(APIView):
         if upload is None:
             raise ValidationFailed("Send the image in the 'file' field.")
         example = services.example_image_add(
-            project=project,
-            file_name=upload.name or "",
-            data=upload.read(),
-            caption=request.data.get("caption", ""),
+            project=project, source=upload_source(upload), caption=request.data.get("caption", "")
         )
         return Response(
             {"id": example.id, "url": f"/api/example-images/{example.id}/file/", "caption": example.caption},
@@ -356,10 +366,9 @@ class ImageListApi(APIView):
         uploads = request.FILES.getlist("file")
         if not uploads:
             raise ValidationFailed("Send one or more images in the 'file' field.")
-        files = [(upload.name or "", upload.read()) for upload in uploads]
         images = services.images_add(
             project=project,
-            files=files,
+            files=[upload_source(upload) for upload in uploads],
             batch_name=request.data.get("batch") or None,
             uploaded_by=request_user(request),
         )

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from PIL import Image as PILImage
 
 from core.roles import Role
 from projects.models import Image, Membership, Project, Task
@@ -149,6 +150,74 @@ def test_import_images_is_all_or_nothing(db: Any, taxonomy_file: Path, tmp_path:
     with pytest.raises(CommandError, match=r"b.png: not an image"):
         run("import_images", "roads", str(folder))
     assert not Image.objects.exists()
+
+
+def test_import_images_refuses_a_file_above_the_size_limit_naming_it(
+    db: Any, taxonomy_file: Path, tmp_path: Path, settings: Any, monkeypatch: Any
+) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    small = png_bytes(np.zeros((8, 12, 3), np.uint8))
+    (folder / "a.png").write_bytes(small)
+    (folder / "huge.png").write_bytes(small + b"\0" * 4096)  # a PNG may carry trailing bytes
+    settings.TESSERA_MAX_UPLOAD_FILE_BYTES = len(small) + 100
+    read = Path.read_bytes
+    reads: list[str] = []
+
+    def counted_read(self: Path) -> bytes:
+        reads.append(self.name)
+        return read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counted_read)
+
+    with pytest.raises(CommandError, match=r"^huge.png: the file is 0.0 MB; images may be at most 0.0 MB.$"):
+        run("import_images", "roads", str(folder))
+    assert reads == []  # refused from its size on disk, before any file was read
+    assert not Image.objects.exists()
+    assert not Task.objects.exists()
+
+
+def test_import_images_refuses_a_zip_entry_above_the_size_limit_naming_it(
+    db: Any, taxonomy_file: Path, tmp_path: Path, settings: Any, monkeypatch: Any
+) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    small = png_bytes(np.zeros((8, 12, 3), np.uint8))
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.png", small)
+        # compresses to almost nothing; its header's uncompressed size is what counts
+        zf.writestr("deep/huge.png", small + b"\0" * 2_000_000)
+    settings.TESSERA_MAX_UPLOAD_FILE_BYTES = 1024 * 1024
+    read = zipfile.ZipFile.read
+    reads: list[str] = []
+
+    def counted_zip_read(self: zipfile.ZipFile, name: Any, *args: Any) -> bytes:
+        reads.append(str(name))
+        return read(self, name, *args)
+
+    monkeypatch.setattr(zipfile.ZipFile, "read", counted_zip_read)
+
+    with pytest.raises(CommandError, match=r"^huge.png: the file is 1.9 MB; images may be at most 1.0 MB.$"):
+        run("import_images", "roads", str(archive))
+    assert reads == []  # refused from the entry's header, before any entry was decompressed
+    assert not Image.objects.exists()
+    assert not Task.objects.exists()
+
+
+def test_import_images_stores_a_rotated_jpeg_upright(db: Any, taxonomy_file: Path, tmp_path: Path) -> None:
+    run("create_project", "roads", "--mode", "panoptic", "--taxonomy", str(taxonomy_file))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    PILImage.fromarray(np.zeros((30, 40, 3), np.uint8)).save(buffer, format="JPEG", exif=exif.tobytes())
+    (folder / "phone.jpg").write_bytes(buffer.getvalue())
+
+    run("import_images", "roads", str(folder))
+
+    assert list(Image.objects.values_list("file_name", "width", "height")) == [("phone.jpg", 30, 40)]
 
 
 def test_seed_demo_prints_logins_and_is_ready_for_work(db: Any) -> None:

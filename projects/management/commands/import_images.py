@@ -1,19 +1,47 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.commands import command_errors
+from core.exceptions import ValidationFailed
 from projects.models import Project
-from projects.services import images_add
+from projects.services import ImageSource, images_add
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
-def _zip_images(path: Path) -> list[tuple[str, bytes]]:
+def _file_source(path: Path) -> ImageSource:
+    """A file on disk: sized by stat, read only when the import gets to it."""
+
+    def read() -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise ValidationFailed(f"{path}: cannot be read ({error.strerror}).") from None
+
+    return ImageSource(file_name=path.name, size=path.stat().st_size, read=read)
+
+
+def _zip_entry_source(path: Path, entry: zipfile.ZipInfo, name: str) -> ImageSource:
+    """A zip entry: sized by its header (uncompressed), read only when the import gets to it.
+    The archive is opened per read, so no entry stays in memory longer than its own import."""
+
+    def read() -> bytes:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return archive.read(entry.filename)
+        except (zipfile.BadZipFile, zlib.error, OSError) as error:
+            raise ValidationFailed(f"{path}: entry {entry.filename!r} cannot be read ({error}).") from None
+
+    return ImageSource(file_name=name, size=entry.file_size, read=read)
+
+
+def _zip_images(path: Path) -> list[ImageSource]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
@@ -28,7 +56,7 @@ def _zip_images(path: Path) -> list[tuple[str, bytes]]:
             # archives that try, since they are not what the user meant to send.
             if name.is_absolute() or ".." in name.parts:
                 raise CommandError(f"{path}: entry {entry.filename!r} points outside the archive.")
-            files.append((name.name, archive.read(entry)))
+            files.append(_zip_entry_source(path, entry, name.name))
     return files
 
 
@@ -47,7 +75,7 @@ class Command(BaseCommand):
         path = Path(options["path"])
         if path.is_dir():
             files = [
-                (p.name, p.read_bytes())
+                _file_source(p)
                 for p in sorted(path.iterdir())
                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
             ]
