@@ -173,8 +173,11 @@ class ProjectListApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT}, summary="Create a project")
     def post(self, request: Request) -> Response:
-        if not request.user.has_perm("projects.add_project"):
-            raise Forbidden("Creating projects needs the 'projects.add_project' permission.")
+        if not selectors.user_may_create_projects(user=request.user):
+            raise Forbidden(
+                "Creating projects needs the 'projects.add_project' permission, granted to you "
+                "or one of your groups (superuser status alone does not count)."
+            )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permission
 from django.db.models import Q, QuerySet
 
 from core.exceptions import Forbidden, NotFound
@@ -42,6 +42,22 @@ def project_list_for_user(*, user: UserLike) -> QuerySet[Project]:
     if not user.is_authenticated:
         return Project.objects.none()
     return Project.objects.filter(memberships__user_id=user.pk).distinct().order_by("slug")
+
+
+def user_may_create_projects(*, user: UserLike) -> bool:
+    """Whether ``user`` may create projects through the API: an active user to whom an operator
+    granted ``projects.add_project`` (on the user or one of their groups, in the admin).
+
+    Superuser status alone does not count: ``has_perm`` would say yes to every superuser, and
+    staff are no back door through the API. Operators create projects with ``create_project``.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return (
+        Permission.objects.filter(content_type__app_label="projects", codename="add_project")
+        .filter(Q(user__id=user.pk) | Q(group__user__id=user.pk))
+        .exists()
+    )
 
 
 def project_get_for_user(*, user: UserLike, slug: str) -> Project:
