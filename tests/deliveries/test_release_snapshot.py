@@ -298,3 +298,21 @@ def test_the_archive_readme_explains_splits_names_and_class_values(project: Proj
     assert "| 4 | 9 | car |" in readme  # its VOC class index
     listed = {f["path"] for f in release.manifest["files"]}
     assert "README.md" in listed
+
+
+def test_a_release_asked_for_before_snapshots_existed_still_builds(project: Project) -> None:
+    release = release_create(project=project, by=user("manager"), formats=["voc"], enqueue=False)
+    Release.objects.filter(id=release.id).update(snapshot={}, splits=[], split_options={})
+
+    built = release_build(release_id=release.id)
+
+    assert built.status == Release.Status.READY, built.error
+    assert built.manifest["splits"]["images"] == {"train": 8}
+    assert built.manifest["project"] == {"slug": "proj", "name": "Proj", "mode": "panoptic"}
+    assert [row[2] for row in built.manifest["class_tables"]["voc"]] == [
+        "background",
+        "road",
+        "sky",
+        "person",
+        "car",
+    ]
