@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets generic annotations such as forms.ModelForm[Project] work at run time.
 django_stubs_ext.monkeypatch()
@@ -38,10 +39,26 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+DEBUG = env_bool("DEBUG", False)
+# Production = a real database without DEBUG. A test run is not production even on PostgreSQL
+# (pytest sets PYTEST_VERSION for its whole run, and the workers it starts inherit it).
+PRODUCTION = bool(os.environ.get("DATABASE_URL")) and not DEBUG and "PYTEST_VERSION" not in os.environ
+
+
 def _secret_key() -> str:
-    """The key comes from SECRET_KEY; the embedded default keeps a generated one in var/."""
+    """The key comes from SECRET_KEY; only the embedded default keeps a generated one in var/.
+
+    In production a missing key refuses to start: a key generated per machine would differ
+    between web processes and sign everyone out (and break password resets) on every host.
+    """
     if key := os.environ.get("SECRET_KEY"):
         return key
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DATABASE_URL set and DEBUG off Tessera runs as production "
+            "and needs one key shared by every web process and worker: set SECRET_KEY, e.g. to the "
+            "output of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -50,7 +67,6 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -168,6 +184,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Every username/password sign-in goes through the throttle (core.signin): after this many
+# failures of one username from one address within the window, that address must wait.
+AUTHENTICATION_BACKENDS = ["core.signin.ThrottledModelBackend"]
+TESSERA_SIGNIN_MAX_FAILURES = int(os.environ.get("TESSERA_SIGNIN_MAX_FAILURES", "5"))
+TESSERA_SIGNIN_WINDOW_SECONDS = int(os.environ.get("TESSERA_SIGNIN_WINDOW_SECONDS", "900"))
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
