@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tomllib
 from pathlib import Path
 
 import dj_database_url
@@ -22,7 +23,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TESSERA_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-TESSERA_VERSION = "0.1.0"
+# One source for the version: pyproject.toml (Tessera runs from its source tree, not as an
+# installed distribution, so importlib.metadata has nothing to read).
+_PYPROJECT = tomllib.loads((BASE_DIR / "pyproject.toml").read_text(encoding="utf-8"))
+TESSERA_VERSION: str = _PYPROJECT["project"]["version"]
 
 
 def env_bool(name: str, default: bool = False) -> bool:

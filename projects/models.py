@@ -31,6 +31,17 @@ class Project(TimeStampedModel):
         PRODUCTION = "production", "Production"
         DELIVERY = "delivery", "Delivery"
 
+    # The only phase changes allowed (project_update enforces them): forward through the phases,
+    # plus the ways back a real project takes — a pilot that shows the specification is unclear,
+    # recalibrating when new annotators join, more work after a client rejects a release.
+    # Calibration may be skipped; delivery comes only from production.
+    ALLOWED_PHASE_TRANSITIONS: dict[str, frozenset[str]] = {
+        Phase.SPECIFICATION: frozenset({Phase.CALIBRATION, Phase.PRODUCTION}),
+        Phase.CALIBRATION: frozenset({Phase.SPECIFICATION, Phase.PRODUCTION}),
+        Phase.PRODUCTION: frozenset({Phase.CALIBRATION, Phase.DELIVERY}),
+        Phase.DELIVERY: frozenset({Phase.PRODUCTION}),
+    }
+
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,18 @@ def test_debug_is_off_unless_asked_for(tmp_path: Path, value: str | None, debug:
 def test_this_test_run_has_debug_off() -> None:
     if not os.environ.get("DEBUG"):
         assert settings.DEBUG is False
+
+
+def test_the_version_has_one_source_pyproject_toml(db: Any, client: Any) -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+    assert declared == settings.TESSERA_VERSION
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert schema["info"]["version"] == declared
+    # no second copy: the setting is not a literal
+    assert not re.search(r"TESSERA_VERSION\b[^=\n]*=\s*[\"']", (ROOT / "config" / "settings.py").read_text())
 
 
 def test_docker_compose_describes_the_production_stack() -> None:

@@ -47,8 +47,23 @@ def project_create(
     return project
 
 
+@transaction.atomic
 def project_update(*, project: Project, changes: dict[str, Any]) -> Project:
-    """Update editable project fields (name, description, phase, QA policy)."""
+    """Update editable project fields (name, description, phase, QA policy); a phase change
+    must be one of ``Project.ALLOWED_PHASE_TRANSITIONS``."""
+    if "phase" in changes:
+        # Read the phase under a row lock: two managers moving the project at once must each
+        # be checked against the phase the other left, not the one they loaded.
+        current = Project.objects.select_for_update().values_list("phase", flat=True).get(id=project.id)
+        wanted = changes["phase"]
+        if wanted != current and wanted in Project.Phase.values:
+            allowed = Project.ALLOWED_PHASE_TRANSITIONS[current]
+            if wanted not in allowed:
+                raise Conflict(
+                    f"Project {project.slug} cannot go from {current} to {wanted}; "
+                    f"from {current} it may go to {', '.join(sorted(allowed))}.",
+                    extra={"code": "phase_transition", "phase": current, "allowed": sorted(allowed)},
+                )
     for key, value in changes.items():
         setattr(project, key, value)
     project.full_clean(exclude=["slug"])
