@@ -263,7 +263,8 @@ def revision_measure(*, revision_id: int) -> RevisionMeasurement:
     if measurement.status == RevisionMeasurement.Status.DONE and measurement.engine_version == ENGINE_VERSION:
         # A redelivered job: the reports are there. Routing is idempotent; calling it again
         # covers a run that was stopped after recording DONE by an earlier version of this code.
-        revision_route(revision_id=revision.id)
+        with transaction.atomic():
+            _route_with_partners(revision)
         measurement.refresh_from_db()
         return measurement
     RevisionMeasurement.objects.filter(id=measurement.id).update(
@@ -315,9 +316,37 @@ def revision_measure(*, revision_id: int) -> RevisionMeasurement:
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )
-        revision_route(revision_id=revision.id)
+        _route_with_partners(revision)
     measurement.refresh_from_db()
     return measurement
+
+
+def _route_with_partners(revision: Revision) -> None:
+    """Route ``revision``, then re-route the overlap partners it was measured against.
+
+    A pair's agreement report is written when the second of the two submissions is measured;
+    by then the first one was routed (usually accepted unsampled). Disagreement is evidence
+    against both, so the first is routed again: routing adds the forced reason and reopens it
+    for peer review unless a person already decided on its task (``_reopen_if_forced``).
+    Partners still being measured are left to their own job, which sees the report. Call
+    inside a transaction; the tasks are locked in id order so two jobs cannot deadlock.
+    """
+    partner_ids = sorted(
+        set(
+            QualityReport.objects.filter(
+                Q(revision=revision) | Q(reference=revision),
+                kind=QualityReport.Kind.AGREEMENT,
+                reference__measurement__status=RevisionMeasurement.Status.DONE,
+                revision__measurement__status=RevisionMeasurement.Status.DONE,
+            ).values_list("revision_id", "reference_id")
+        )
+    )
+    partners = sorted({i for pair in partner_ids for i in pair} - {revision.id})
+    task_ids = set(Revision.objects.filter(id__in=[revision.id, *partners]).values_list("task_id", flat=True))
+    list(Task.objects.select_for_update().filter(id__in=task_ids).order_by("id").values_list("id", flat=True))
+    revision_route(revision_id=revision.id)
+    for partner_id in partners:
+        revision_route(revision_id=partner_id)
 
 
 # --- recovery ------------------------------------------------------------------------------------
