@@ -144,7 +144,7 @@ class JsonArray:
     def copy_into(self, out: IO[str]) -> None:
         self.close()
         with open(self.path, encoding="utf-8") as f:
-            shutil.copyfileobj(f, out, 1 << 20)
+            shutil.copyfileobj(f, out, 1 << 16)  # small chunks: memory stays flat in the image count
 
 
 def write_json_document(
