@@ -178,6 +178,18 @@ def review_item(request: HttpRequest, item_id: int) -> HttpResponse:
 # --- QA dashboard, calibration, batches, policy ------------------------------------------------------
 
 
+def _over_batches_chart(project: Project, series: list[dict[str, Any]]) -> str:
+    return plots.line_chart(
+        [row["batch"] for row in series],
+        {
+            "agreement mIoU": [row["agreement_miou"] for row in series],
+            "gold mIoU": [row["gold_miou"] for row in series],
+        },
+        title="Agreement and gold mIoU over batches",
+        threshold=project.batch_agreement_floor,
+    )
+
+
 @login_required
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     project, roles = project_for_page(request, slug, STAFF_ROLES)
@@ -193,15 +205,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
                 "gold_miou": row.get("gold_miou"),
             }
         )
-    chart = plots.line_chart(
-        [row["batch"] for row in series],
-        {
-            "agreement mIoU": [row["agreement_miou"] for row in series],
-            "gold mIoU": [row["gold_miou"] for row in series],
-        },
-        title="Agreement and gold mIoU over batches",
-        threshold=project.batch_agreement_floor,
-    )
+    chart = _over_batches_chart(project, series)
     return render(
         request,
         "qa/dashboard.html",
@@ -274,6 +278,9 @@ def calibration(request: HttpRequest, slug: str) -> HttpResponse:
         title="IoU against gold (annotator × class)",
         threshold=[report["class_thresholds"].get(i, report["threshold"]) for i in ids],
     )
+    boundary_map = _annotator_heatmap(
+        report, metric="boundary_iou", title="Boundary IoU against gold (annotator × class)", threshold=None
+    )
     drift_rows = []
     ids, names = _category_columns(report)
     for annotator in sorted(report["annotators"]):
@@ -298,6 +305,7 @@ def calibration(request: HttpRequest, slug: str) -> HttpResponse:
             "report": report,
             "annotator_rows": annotator_rows,
             "heatmap": mark_safe(iou_map),
+            "boundary_heatmap": mark_safe(boundary_map),
             "category_names": names,
             "drift_rows": drift_rows,
             "batches": project.batches.filter(is_calibration=False).order_by("name"),

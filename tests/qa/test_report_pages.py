@@ -207,3 +207,43 @@ def test_the_calibration_heatmap_has_one_cell_per_annotator_and_class(
     outlined = [c for c in bars(svg) if c.get("stroke") == "#111"]
     assert len(outlined) == len(report["flags"]) == 1  # ann3's person
     assert "drift 4." in html  # the flag names the drift, in px
+
+
+def test_the_calibration_page_shows_boundary_iou_per_annotator_and_class(
+    client: Any, db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from core.roles import Role
+    from tests.factories import make_project
+    from tests.qa.support import user
+    from tests.qa.test_quality_workflow import H as CH
+    from tests.qa.test_quality_workflow import Script, run_calibration
+    from tests.qa.test_quality_workflow import W as CW
+
+    members = {
+        "boss": [Role.MANAGER],
+        "ann1": [Role.ANNOTATOR],
+        "ann2": [Role.ANNOTATOR],
+        "ann3": [Role.ANNOTATOR],
+        "lead": [Role.QA_LEAD],
+    }
+    project = make_project(slug="city", members=members, images=0, size=(CW, CH))
+    run_calibration(Script(project=project, hooks=django_capture_on_commit_callbacks))
+    report = reports.calibration_report(project=project)
+    client.force_login(user("boss"))
+
+    svg = titled(
+        client.get("/qa/city/calibration/").content.decode(), "Boundary IoU against gold (annotator × class)"
+    )
+
+    annotators = sorted(report["annotators"])
+    ids = sorted(report["categories"], key=int)
+    assert len(bars(svg)) == len(annotators) * len(ids)
+    values = [t.text for t in svg.findall(f"{SVG}text") if t.text and re.fullmatch(r"\d\.\d\d", t.text)]
+    expected = [
+        f"{report['annotators'][a]['boundary_iou'][i]:.2f}"
+        for a in annotators
+        for i in ids
+        if report["annotators"][a]["boundary_iou"].get(i) is not None
+    ]
+    assert values == expected
+    assert any(v != "1.00" for v in values)  # ann3's dilated person shows
