@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.exceptions import Forbidden, ValidationFailed
-from core.http import immutable_file_response, request_user
+from core.http import LIST_PARAMETERS, immutable_file_response, list_response, request_user
 from core.roles import STAFF_ROLES, TEAM_ROLES, Role
 from projects import selectors, services
 from projects.models import Project, Task, TaxonomyVersion
@@ -166,10 +166,14 @@ class ProjectListApi(APIView):
         conflict_rules = serializers.ListField(child=serializers.DictField(), required=False, default=list)
         edge_cases = serializers.ListField(child=serializers.DictField(), required=False, default=list)
 
-    @extend_schema(responses=ProjectOutput(many=True), summary="Projects the caller belongs to")
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses=ProjectOutput(many=True),
+        summary="Projects the caller belongs to",
+    )
     def get(self, request: Request) -> Response:
         projects = selectors.project_list_for_user(user=request.user)
-        return Response(ProjectOutput(projects, many=True).data)
+        return list_response(request, projects, lambda page: list(ProjectOutput(page, many=True).data))
 
     @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT}, summary="Create a project")
     def post(self, request: Request) -> Response:
@@ -229,19 +233,21 @@ class MemberListApi(APIView):
         username = serializers.CharField()
         role = serializers.ChoiceField(choices=Role.choices)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Members of a project")
+    @extend_schema(parameters=LIST_PARAMETERS, responses=OpenApiTypes.OBJECT, summary="Members of a project")
     def get(self, request: Request, slug: str) -> Response:
         project = selectors.project_get_for_user(user=request.user, slug=slug)
         selectors.require_role(user=request.user, project=project, roles=STAFF_ROLES)
-        return Response(
-            [
+        return list_response(
+            request,
+            selectors.project_memberships(project=project),
+            lambda page: [
                 {
                     "username": m.user.get_username(),
                     "role": m.role,
                     "released_to_production": m.released_to_production,
                 }
-                for m in selectors.project_memberships(project=project)
-            ]
+                for m in page
+            ],
         )
 
     @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT}, summary="Add a member")
@@ -332,12 +338,14 @@ class ExampleImageFileApi(APIView):
 class ImageListApi(APIView):
     parser_classes = (MultiPartParser, FormParser, JSONParser)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Images of a project")
+    @extend_schema(parameters=LIST_PARAMETERS, responses=OpenApiTypes.OBJECT, summary="Images of a project")
     def get(self, request: Request, slug: str) -> Response:
         project = selectors.project_get_for_user(user=request.user, slug=slug)
         selectors.require_role(user=request.user, project=project, roles=STAFF_ROLES)
-        return Response(
-            [
+        return list_response(
+            request,
+            selectors.image_list(project=project),
+            lambda page: [
                 {
                     "id": image.id,
                     "file_name": image.file_name,
@@ -346,8 +354,8 @@ class ImageListApi(APIView):
                     "batch": image.batch.name,
                     "sha256": image.sha256,
                 }
-                for image in selectors.image_list(project=project)
-            ]
+                for image in page
+            ],
         )
 
     @extend_schema(
@@ -402,6 +410,7 @@ class TaskListApi(APIView):
         parameters=[
             OpenApiParameter("project", str, description="project slug"),
             OpenApiParameter("status", str, description="task status"),
+            *LIST_PARAMETERS,
         ],
         responses=OpenApiTypes.OBJECT,
         summary="Tasks the caller may see",
@@ -415,8 +424,11 @@ class TaskListApi(APIView):
             if wanted not in Task.Status.values:
                 raise ValidationFailed(f"status must be one of {', '.join(Task.Status.values)}.")
             tasks = tasks.filter(status=wanted)
-        tasks = task_with_latest(tasks)
-        return Response([task_payload(t, user=request.user, latest_revision=latest_of(t)) for t in tasks])
+        return list_response(
+            request,
+            task_with_latest(tasks),
+            lambda page: [task_payload(t, user=request.user, latest_revision=latest_of(t)) for t in page],
+        )
 
 
 class TaskDetailApi(APIView):
