@@ -379,6 +379,8 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
         {"annotator": a, "values": [(report["annotators"][a]["boundary_drift"] or {}).get(i) for i in ids]}
         for a in sorted(report["annotators"])
     ]
+    # Where this batch stands among the others (the project's dashboard draws the same line).
+    over_batches = _over_batches_chart(project, reports.agreement_over_batches(project=project))
     return render(
         request,
         "qa/batch_report.html",
@@ -387,6 +389,7 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
             "batch": batch,
             "report": report,
             "charts": [mark_safe(c) for c in charts],
+            "over_batches": mark_safe(over_batches),
             "category_names": names,
             "drift_rows": drift_rows,
             "open_work_text": reports.open_work_text(report["open_work"]),

@@ -247,3 +247,19 @@ def test_the_calibration_page_shows_boundary_iou_per_annotator_and_class(
     ]
     assert values == expected
     assert any(v != "1.00" for v in values)  # ann3's dilated person shows
+
+
+def test_the_batch_page_draws_agreement_over_batches(client: Any, world: World) -> None:
+    series = reports.agreement_over_batches(project=world.project)
+    client.force_login(world.users["lead"])
+
+    svg = titled(client.get("/qa/p/batches/b2/").content.decode(), "Agreement and gold mIoU over batches")
+
+    labels = [t.text for t in svg.findall(f"{SVG}text")]
+    assert [row["batch"] for row in series] == ["b1", "b2", "b3"]
+    assert {"b1", "b2", "b3"} <= set(labels)
+    points = svg.findall(f"{SVG}circle")
+    assert len(points) == sum(
+        1 for row in series for key in ("agreement_miou", "gold_miou") if row[key] is not None
+    )
+    assert [e.get("class") for e in svg.findall(f"{SVG}line")].count("threshold") == 1
