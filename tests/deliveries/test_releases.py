@@ -22,7 +22,7 @@ from annotation.selectors import revision_index_map
 from core.exceptions import Conflict, ValidationFailed
 from deliveries.formats import format_versions
 from deliveries.models import Release
-from deliveries.services import release_build, release_create, release_retry
+from deliveries.services import import_run_execute, release_build, release_create, release_retry
 from deliveries.services import releases as release_services
 from deliveries.services.releases import _export_images, _export_names
 from projects.models import Project, Task
@@ -30,6 +30,7 @@ from qa.services import revision_save
 from tests.deliveries.support import (
     accept_work,
     decode_panoptic_png,
+    import_source,
     make_gold,
     project_with_members,
     scene,
@@ -404,3 +405,42 @@ def test_two_files_with_one_name_fail_the_build_instead_of_retrying(
     assert failed.status == Release.Status.FAILED
     assert failed.error.startswith("FileExistsError")
     assert failed.archive_key == ""
+
+
+def test_the_qa_report_shows_agreement_between_annotators_and_the_sampled_coverage(
+    db: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: img0 has gold; ann1 labels it in the editor, ann2's work on it is imported (an
+    # overlap task), both measured
+    project = project_with_members(images=1)
+    make_gold(project, 0, scene())
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(project, "img0.png", "ann1", scene())
+    with django_capture_on_commit_callbacks(execute=True):
+        import_run_execute(
+            project=project,
+            by=user("manager"),
+            fmt="png",
+            mode="author",
+            source=import_source("png", tmp_path, [("img0.png", scene(shift=2))]),
+            author=user("ann2"),
+        )
+
+    # when
+    release = build(project, formats=["png"])
+
+    # then: the person moved 2 px right between the two annotators: 15 px shared of 35
+    report = json.loads(archive_of(release).read("proj-release-1/qa_report.json"))
+    agreement = report["quality"]["agreement"]
+    assert agreement["images"] == 1
+    assert agreement["class_iou"]["7"] == pytest.approx(15 / 35)
+    assert agreement["class_iou"]["3"] == pytest.approx(157 / 177)  # sky around the two persons
+    assert (agreement["class_iou"]["1"], agreement["class_iou"]["9"]) == (1.0, 1.0)
+    gold = report["quality"]["gold"]
+    assert gold["images"] == 2
+    sampling = report["quality"]["sampling"]
+    assert sum(row["submissions"] for row in sampling.values()) == 2
+    html = archive_of(release).read("proj-release-1/qa_report.html").decode()
+    assert "Agreement between annotators: per-class IoU" in html
+    assert "No QA measurements." not in html
+    assert "Sampled coverage (stratified QA sampling)" in html
