@@ -17,7 +17,7 @@ from projects.models import Project, Task
 from projects.services import images_add
 from qa.models import ClassStatistic, ReviewItem, SamplingDecision
 from qa.selectors import class_strata
-from qa.services import revision_route
+from qa.services import review_claim_next, review_decide, revision_route
 from tests.factories import make_project
 from tests.helpers import png_bytes
 from tests.qa.support import user
@@ -26,8 +26,11 @@ ROAD, SKY, PERSON, CAR = 1, 3, 7, 9
 H, W = 12, 24
 
 
-def new_project(slug: str, *, images: int, **policy: Any) -> Project:
-    project = make_project(slug=slug, members={"ann": [Role.ANNOTATOR]}, images=0, size=(W, H))
+def new_project(
+    slug: str, *, images: int, members: dict[str, list[str]] | None = None, **policy: Any
+) -> Project:
+    members = {"ann": [Role.ANNOTATOR], **(members or {})}
+    project = make_project(slug=slug, members=members, images=0, size=(W, H))
     Project.objects.filter(id=project.id).update(overlap_share=0.0, gold_share=0.0, **policy)
     project.refresh_from_db()
     images_add(
@@ -151,10 +154,14 @@ def test_rework_replaces_the_tasks_contribution_instead_of_adding_to_it(db: Any)
     assert sum(p for p, _ in again.values()) == 2 * H * W
 
 
-def draw(seed: int, revision_id: int) -> float:
-    """The documented draw, recomputed here: sha256("seed:peer:revision id"), first 8 bytes."""
-    digest = hashlib.sha256(f"{seed}:peer:{revision_id}".encode()).digest()
+def documented(seed: int, purpose: str, key: int) -> float:
+    """The documented draw, recomputed here: sha256("seed:purpose:key"), first 8 bytes."""
+    digest = hashlib.sha256(f"{seed}:{purpose}:{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def draw(seed: int, revision_id: int) -> float:
+    return documented(seed, "peer", revision_id)
 
 
 def test_sampling_rates_per_derived_stratum_are_binomially_right(db: Any) -> None:
@@ -192,6 +199,37 @@ def test_sampling_rates_per_derived_stratum_are_binomially_right(db: Any) -> Non
         Task.objects.filter(project=project, status=Task.Status.ACCEPTED).count()
         == 2 * n - ReviewItem.objects.filter(task__project=project).count()
     )
+
+
+def test_senior_qa_samples_peer_acceptances_at_its_share(db: Any) -> None:
+    n = 300
+    project = new_project(
+        "senior",
+        images=n,
+        sampling_seed=11,
+        peer_review_rate_dominant=1.0,
+        peer_review_rate_rare=1.0,
+        senior_qa_share=0.2,
+        members={"peer": [Role.REVIEWER]},
+    )
+    reviewer = user("peer")
+    for task in project.tasks.order_by("id"):
+        route(task, *street(persons=2))
+
+    accepted = []
+    while (item := review_claim_next(project=project, user=reviewer, stage="peer")) is not None:
+        review_decide(item=item, reviewer=reviewer, decision="accept")
+        accepted.append(item.revision_id)
+
+    assert len(accepted) == n
+    senior = set(
+        ReviewItem.objects.filter(task__project=project, stage="senior").values_list("revision_id", flat=True)
+    )
+    # Drawn by the documented hash with purpose "senior", and binomially right.
+    assert senior == {r for r in accepted if documented(11, "senior", r) < 0.2}
+    assert binom.ppf(5e-5, n, 0.2) <= len(senior) <= binom.isf(5e-5, n, 0.2)
+    final = Revision.objects.filter(task__project=project, status=Revision.Status.ACCEPTED)
+    assert set(final.values_list("id", flat=True)) == set(accepted) - senior
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0])
