@@ -129,3 +129,27 @@ def test_every_password_sign_in_goes_through_the_throttle_with_default_limits() 
         assert settings.TESSERA_SIGNIN_MAX_FAILURES == 5
     if "TESSERA_SIGNIN_WINDOW_SECONDS" not in os.environ:
         assert settings.TESSERA_SIGNIN_WINDOW_SECONDS == 900
+
+
+def test_an_operator_unlocks_an_account_by_deleting_its_failures_in_the_admin(
+    user: Any, settings: Any
+) -> None:
+    settings.TESSERA_SIGNIN_MAX_FAILURES = 2
+    token("wrong")
+    token("wrong")
+    assert token(PASSWORD).status_code == 429
+    operator = get_user_model().objects.create_superuser("op", "op@example.com", "op-pass-1")
+    admin = Client()
+    admin.force_login(operator)
+
+    listed = admin.get("/admin/core/signinfailure/?q=alice")
+    ids = [str(i) for i in SignInFailure.objects.values_list("id", flat=True)]
+    deleted = admin.post(
+        "/admin/core/signinfailure/", {"action": "delete_selected", "_selected_action": ids, "post": "yes"}
+    )
+
+    assert listed.status_code == 200
+    assert b"10.0.0.1" in listed.content
+    assert deleted.status_code == 302
+    assert not SignInFailure.objects.exists()
+    assert token(PASSWORD).status_code == 200
