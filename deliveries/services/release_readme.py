@@ -33,6 +33,13 @@ class _NamedImage(Protocol):
     @property
     def split(self) -> str: ...
 
+    @property
+    def file_name(self) -> str: ...
+
+
+# Layouts whose usual loaders find images by a fixed suffix rather than by a name in a file.
+_JPEG_NAMED = {"voc": "`JPEGImages/<id>.jpg`", "ade20k": "`images/<split>/<name>.jpg`"}
+
 
 def _table(rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| value | category id | name |", "|---:|---:|---|"]
@@ -68,6 +75,7 @@ def release_readme(manifest: Mapping[str, Any], named: Sequence[_NamedImage]) ->
         f"{options.get('test_share', 0.0)}), so an image keeps its split from one release to the "
         "next while the shares stay the same.",
     ]
+    lines += _images_section(manifest, named)
     if "cityscapes" in manifest["formats"]:
         renamed = [n for n in named if not _keeps_name(n.stem)]
         lines += [
@@ -99,6 +107,34 @@ def release_readme(manifest: Mapping[str, Any], named: Sequence[_NamedImage]) ->
     for fmt, rows in manifest["class_tables"].items():
         lines += ["", f"### {fmt}", "", *_table(rows)]
     return "\n".join(lines) + "\n"
+
+
+def _images_section(manifest: Mapping[str, Any], named: Sequence[_NamedImage]) -> list[str]:
+    """Images are copied as they are (re-encoding them as JPEG would change their pixels), so a
+    VOC or ADE20K loader that assumes ``.jpg`` must be told the suffix."""
+    formats = [fmt for fmt in manifest["formats"] if fmt in _JPEG_NAMED]
+    if not manifest.get("include_images") or not formats:
+        return []
+    suffixes = sorted({_suffix(n.file_name) for n in named})
+    if set(suffixes) <= {".jpg"}:
+        return []
+    shown = ", ".join(f"`{s}`" for s in suffixes)
+    where = " and ".join(f"`{fmt}/` ({_JPEG_NAMED[fmt]})" for fmt in formats)
+    first = next(s for s in suffixes if s != ".jpg")
+    return [
+        "",
+        "## Images",
+        "",
+        f"The images are the project's original files, byte for byte, with their own suffix ({shown} "
+        f"here), not re-encoded as JPEG. Loaders that assume JPEG names in {where} must be told the "
+        f"suffix: torchvision's `VOCSegmentation` opens `<id>.jpg` only; mmseg's VOC and ADE20K "
+        f"datasets take `img_suffix='{first}'`.",
+    ]
+
+
+def _suffix(file_name: str) -> str:
+    """The suffix the exporters give a copied image (``.jpg`` when the name has none)."""
+    return "." + file_name.rsplit(".", 1)[-1] if "." in file_name else ".jpg"
 
 
 def _keeps_name(stem: str) -> bool:

@@ -316,3 +316,23 @@ def test_a_release_asked_for_before_snapshots_existed_still_builds(project: Proj
         "person",
         "car",
     ]
+
+
+def test_the_readme_warns_voc_and_ade20k_loaders_when_the_images_are_not_jpeg(
+    project: Project, tmp_path: Path
+) -> None:
+    # the project's images are PNG files (img0.png…), copied byte for byte
+    with_images = extract(
+        build(project, formats=["voc", "ade20k", "coco"], include_images=True), tmp_path / "a"
+    )
+    without = extract(build(project, formats=["voc"]), tmp_path / "b")
+    coco_only = extract(build(project, formats=["coco"], include_images=True), tmp_path / "c")
+
+    readme = (with_images / "README.md").read_text()
+    assert (with_images / "voc" / "JPEGImages" / "img0.png").is_file()
+    assert "## Images" in readme
+    assert "byte for byte, with their own suffix (`.png` here)" in readme
+    assert "`VOCSegmentation`" in readme
+    assert "`img_suffix='.png'`" in readme
+    assert "## Images" not in (without / "README.md").read_text()
+    assert "## Images" not in (coco_only / "README.md").read_text()  # COCO names each file in its JSON
