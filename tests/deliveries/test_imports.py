@@ -405,3 +405,44 @@ def test_command_gold_import_by_the_qa_lead(db: Any, tmp_path: Path) -> None:
 
     gold = Revision.objects.get(task__kind=Task.Kind.GOLD, task__project=project)
     assert (gold.author.username, gold.status) == ("lead", "accepted")
+
+
+@pytest.mark.parametrize(("fmt", "zipped"), [("coco", False), ("coco-panoptic", True), ("png", True)])
+@pytest.mark.parametrize("mode", MODES)
+def test_each_format_and_mode_imports_through_the_api(
+    db: Any, tmp_path: Path, api: Any, fmt: str, zipped: bool, mode: str
+) -> None:
+    project_with_members(images=2)
+    path = import_source(fmt, tmp_path, [("img0.png", scene()), ("img1.png", scene(shift=2))], zipped=zipped)
+    payload: dict[str, Any] = {
+        "file": SimpleUploadedFile(path.name, path.read_bytes()),
+        "format": fmt,
+        "mode": mode,
+    }
+    if mode == "author":
+        payload["author"] = "ann1"
+
+    response = api(user("manager")).post("/api/projects/proj/imports/", payload, format="multipart")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["status"], body["format"], body["mode"], body["source_name"]) == (
+        "done",
+        fmt,
+        mode,
+        path.name,
+    )
+    assert body["counts"]["revisions"] == 2
+    revisions = Revision.objects.filter(id__in=ImportRun.objects.get().revision_ids).order_by("id")
+    for revision, shift in zip(revisions, (0, 2), strict=True):
+        assert np.array_equal(
+            category_map(revision_index_map(revision=revision), revision.segments),
+            category_map(scene(shift), scene_segments()),
+        )
+    expected_status = {
+        "prelabels": "draft",
+        "gold": "accepted",
+        "author": "submitted",
+        "accepted": "accepted",
+    }
+    assert {r.status for r in revisions} == {expected_status[mode]}
