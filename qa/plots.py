@@ -180,3 +180,45 @@ def line_chart(
         parts.append(f'<text x="{left + plot_w + 26}" y="{legend_y + 9}" {FONT}>{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def pinned_comments(
+    image_url: str,
+    width: int,
+    height: int,
+    pins: Sequence[tuple[int, float | None, float | None, Sequence[Sequence[float]] | None]],
+    *,
+    title: str = "",
+    shown_width: int = 640,
+) -> str:
+    """The image with numbered comment pins: ``(number, x, y, region)`` per pin, a point at
+    (x, y) or a region polygon, in image pixels (the SVG's coordinates are the image's)."""
+    shown = min(shown_width, width)
+    radius = max(width, height) / 60
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart pins" width="{shown}" '
+        f'height="{shown * height / width:.0f}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}">',
+        f'<image href="{escape(image_url)}" x="0" y="0" width="{width}" height="{height}"/>',
+    ]
+    for number, x, y, region in pins:
+        if region:
+            points = " ".join(f"{px:g},{py:g}" for px, py in region)
+            parts.append(
+                f'<polygon points="{points}" fill="rgba(255,200,0,0.25)" stroke="#ffb000" '
+                f'stroke-width="{radius / 4:.2f}" data-pin="{number}"/>'
+            )
+            x, y = region[0][0], region[0][1]
+        elif x is None or y is None:
+            continue
+        else:
+            parts.append(
+                f'<circle cx="{x:g}" cy="{y:g}" r="{radius:.2f}" fill="#ffb000" stroke="#111" '
+                f'stroke-width="{radius / 5:.2f}" data-pin="{number}"/>'
+            )
+        parts.append(
+            f'<text x="{x:g}" y="{y:g}" dy="{radius * 0.4:.2f}" text-anchor="middle" '
+            f'font-family="system-ui, sans-serif" font-size="{radius * 1.2:.2f}" fill="#111">{number}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

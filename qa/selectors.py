@@ -10,10 +10,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotation.models import Revision
+from annotation.selectors import revision_list_for_user
 from core.exceptions import NotFound
 from core.roles import STAFF_ROLES, Role
 from projects.models import Project, Task
-from projects.selectors import UserLike, user_roles
+from projects.selectors import UserLike, task_get_for_user, user_roles
+from qa.metrics import ENGINE_VERSION
 from qa.models import (
     AuditEvent,
     ClassStatistic,
@@ -210,6 +212,47 @@ def comments_for_revision(*, revision: Revision) -> QuerySet[ReviewComment]:
         .select_related("author", "decision")
         .order_by("created_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class RevisionFeedback:
+    """What the author of a submission learns about it: the reviewers' comments and, where
+    the project allows it, the scores against gold (``gold`` None otherwise)."""
+
+    revision: Revision
+    comments: list[ReviewComment]
+    gold: QualityReport | None
+
+
+def task_feedback_for_user(*, user: UserLike, task_id: int) -> tuple[Task, list[RevisionFeedback]]:
+    """Feedback on a task's submissions, newest first, for its assignee (their own work) and
+    for managers and QA leads; nobody else, not even a reviewer of it. Gold scores follow
+    :func:`quality_reports_for_user`: the author sees them only when the policy allows."""
+    task = task_get_for_user(user=user, task_id=task_id)
+    if task.assignee_id != user.pk and not user_roles(user=user, project=task.project) & STAFF_ROLES:
+        raise NotFound(f"No task {task_id}.")
+    revisions = (
+        revision_list_for_user(user=user, task=task)
+        .exclude(status=Revision.Status.DRAFT)
+        .select_related("task__project", "task__image")
+        .order_by("-number")
+    )
+    feedback = []
+    for revision in revisions:
+        comments = list(
+            ReviewComment.objects.filter(revision=revision)
+            .select_related("author")
+            .order_by("created_at", "id")
+        )
+        gold = (
+            quality_reports_for_user(user=user, revision=revision)
+            .filter(kind=QualityReport.Kind.GOLD, engine_version=ENGINE_VERSION)
+            .select_related("revision__task")
+            .order_by("-reference_id")
+            .first()
+        )
+        feedback.append(RevisionFeedback(revision=revision, comments=comments, gold=gold))
+    return task, feedback
 
 
 def audit_trail(*, project: Project, limit: int = 500) -> list[dict[str, object]]:

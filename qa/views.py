@@ -175,6 +175,61 @@ def review_item(request: HttpRequest, item_id: int) -> HttpResponse:
     )
 
 
+# --- the author's feedback --------------------------------------------------------------------------
+
+
+@login_required
+def task_feedback(request: HttpRequest, task_id: int) -> HttpResponse:
+    """What reviewers said about the caller's work on a task (comments pinned on the image),
+    and the scores against gold where the project lets annotators see them."""
+    try:
+        task, feedback = selectors.task_feedback_for_user(user=request.user, task_id=task_id)
+    except NotFound:
+        raise Http404 from None
+    image = task.image
+    rows = []
+    for entry in feedback:
+        pinned = [
+            (number, c.x, c.y, c.region)
+            for number, c in enumerate(entry.comments, start=1)
+            if c.region or (c.x is not None and c.y is not None)
+        ]
+        found = reports.figures([entry.gold]) if entry.gold is not None else None
+        names = {c.category_id: c.name for c in entry.revision.task.taxonomy.categories.all()}
+        rows.append(
+            {
+                "revision": entry.revision,
+                "comments": list(enumerate(entry.comments, start=1)),
+                "image": mark_safe(
+                    plots.pinned_comments(
+                        f"/api/images/{image.id}/file/",
+                        image.width,
+                        image.height,
+                        pinned,
+                        title=f"Comments on revision {entry.revision.number}",
+                    )
+                )
+                if pinned
+                else None,
+                "gold": None
+                if found is None
+                else {
+                    "miou": found["miou"],
+                    "classes": [
+                        {
+                            "category": names.get(int(category), category),
+                            "iou": iou,
+                            "drift": (found["boundary_drift"] or {}).get(category),
+                        }
+                        for category, iou in sorted(found["class_iou"].items(), key=lambda kv: int(kv[0]))
+                        if iou is not None  # in neither map: nothing to say about it
+                    ],
+                },
+            }
+        )
+    return render(request, "qa/feedback.html", {"task": task, "rows": rows})
+
+
 # --- QA dashboard, calibration, batches, policy ------------------------------------------------------
 
 

@@ -249,6 +249,7 @@ def resolve_url(url: str, matrix: Matrix) -> str:
     return url.format(
         a=matrix.item_a.id,
         b=matrix.item_b.id,
+        b_task=matrix.item_b.task_id,
         a_rev=matrix.item_a.revision_id,
         draft=matrix.draft_task_id,
     )
@@ -325,6 +326,14 @@ PAGES: list[tuple[str, str, str, Any, dict[str, int], set[str]]] = [
         {"decision": "accept"},
         {**only({"lead": 302, "rev": 302, "rev2": 302, "boss": 200}), "anon": 302},
         {"lead", "rev", "rev2"},  # the manager sees the page again with the refusal
+    ),
+    (
+        "task feedback",
+        "get",
+        "/tasks/{b_task}/feedback/",
+        None,
+        {**only({"ann2": 200, "boss": 200, "lead": 200}), "anon": 302},
+        set(),
     ),
     ("qa dashboard", "get", "/qa/p/", None, {**STAFF_PAGES, "anon": 302}, set()),
     ("calibration page", "get", "/qa/p/calibration/", None, {**STAFF_PAGES, "anon": 302}, set()),
