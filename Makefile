@@ -14,6 +14,9 @@ CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 JS_STAMP := $(EDITOR)/node_modules/.installed
 EDITOR_BUNDLE := frontend/static/editor/editor.js
 EDITOR_SOURCES := $(shell find $(EDITOR)/src $(EDITOR)/index.html $(EDITOR)/vite.config.ts $(EDITOR)/tsconfig.json -type f 2>/dev/null)
+# A database URL without DEBUG is production, which needs SECRET_KEY; a check or test run
+# without one gets a random key of its own (never one written in the repository).
+WITH_KEY := SECRET_KEY="$${SECRET_KEY:-test-$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')}"
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -72,7 +75,7 @@ lint: install
 	$(BIN)/lint-imports
 
 typecheck: install
-	$(BIN)/mypy .
+	$(WITH_KEY) $(BIN)/mypy .
 	npm run typecheck --prefix $(EDITOR)
 
 test-editor: $(JS_STAMP)
@@ -80,7 +83,7 @@ test-editor: $(JS_STAMP)
 
 # pytest exits 5 when a selection collects no tests; that is not a failure of the suite.
 test-python: install editor $(CLIENTS_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+	$(WITH_KEY) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 test: lint typecheck test-editor test-python
 

@@ -44,9 +44,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# Production = a real database without DEBUG. A test run is not production even on PostgreSQL
-# (pytest sets PYTEST_VERSION for its whole run, and the workers it starts inherit it).
-PRODUCTION = bool(os.environ.get("DATABASE_URL")) and not DEBUG and "PYTEST_VERSION" not in os.environ
+# Production = a real database without DEBUG (`make test` gives its runs a key of their own).
+PRODUCTION = bool(os.environ.get("DATABASE_URL")) and not DEBUG
 
 
 def _secret_key() -> str:
