@@ -100,6 +100,7 @@ def test_the_login_page_refuses_the_right_password_while_held_up(user: Any, sett
 
     assert held.status_code == 200  # the form again, not a redirect into the app
     assert "_auth_user_id" not in client.session
+    assert "Too many failed sign-ins for this account from your address" in held.content.decode()
     assert (
         Client(REMOTE_ADDR="10.0.0.10")
         .post("/accounts/login/", {"username": "alice", "password": PASSWORD})
