@@ -21,6 +21,7 @@ from deliveries.formats import (
     ExportSegment,
     Taxonomy,
     VocExporter,
+    read_png,
     rgb_to_id,
     voc_colormap,
 )
@@ -253,3 +254,22 @@ def test_png_layout_semantic_and_instance_indices(export_all: Any, scenes: Any) 
     assert Image.open(root / records["crowded_0002"]["instances"]).mode == "I;16"  # 299 instances
     assert Image.open(root / records["street_0001"]["instances"]).mode == "L"
     assert records["street_0001"]["crowd"] == [6]  # segment 40, the 6th thing by segment id
+
+
+def test_png_semantic_is_16_bit_above_255_classes_and_reads_back(tmp_path: Any) -> None:
+    taxonomy = Taxonomy(tuple(ExportCategory(i, f"c{i}", "#000000", i % 2 == 0) for i in range(1, 301)))
+    m = np.zeros((5, 7), np.uint16)
+    m[:, :3] = 1  # category 299 (stuff): class index 299
+    m[1:4, 4:6] = 2  # category 300 (thing): class index 300
+    image = ExportImage("wide", 7, 5, m, (ExportSegment(1, 299), ExportSegment(2, 300)))
+
+    FORMATS["png"].export([image], taxonomy, tmp_path / "out")
+
+    sem = Image.open(tmp_path / "out" / "semantic" / "train" / "wide.png")
+    assert sem.mode == "I;16"
+    expected = np.where(m == 1, 299, np.where(m == 2, 300, 0))
+    assert np.array_equal(np.asarray(sem).astype(np.int64), expected)
+    assert Image.open(tmp_path / "out" / "instances" / "train" / "wide.png").mode == "L"
+    (read,) = read_png(tmp_path / "out")
+    assert same_partition(read.index_map, m)
+    assert {s.category_id for s in read.segments} == {299, 300}
