@@ -25,6 +25,7 @@ from projects.models import Image, Task
 from projects.selectors import taxonomy_current
 from projects.services import task_transition
 from qa.models import RevisionMeasurement
+from qa.services.production import audit
 
 
 def _enqueue_measurement(revision: Revision) -> None:
@@ -132,8 +133,26 @@ def gold_set(
 
 
 def _gold_publish(*, task: Task, revision: Revision) -> None:
-    """Make ``revision`` the image's gold and measure the image's submissions against it."""
+    """Make ``revision`` the image's gold and measure the image's submissions against it.
+    Audited: the gold decides every score on the image."""
+    previous = (
+        Revision.objects.filter(
+            task__image_id=task.image_id, task__kind=Task.Kind.GOLD, status=Revision.Status.ACCEPTED
+        )
+        .exclude(id=revision.id)
+        .order_by("-id")
+        .first()
+    )
     revision_set_status(revision=revision, status=Revision.Status.ACCEPTED)
+    audit(
+        project=task.project,
+        actor=revision.author,
+        action="gold_set",
+        target=task.image.file_name,
+        revision=revision.id,
+        replaces=previous.id if previous else None,
+        source=revision.source,
+    )
     task_transition(task=task, to=Task.Status.ACCEPTED)
     submitted = Revision.objects.filter(
         task__image_id=task.image_id,
