@@ -7,7 +7,7 @@ Submitting is not here: it is a QA workflow step (``qa.services.revision_submit`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard, cast
 
 import numpy as np
@@ -46,7 +46,8 @@ class SegmentIn:
     id: int
     category_id: int
     iscrowd: bool = False
-    confirmed: bool = True
+    # None: not stated by the client, resolved by revision_create (see _confirmation_resolved).
+    confirmed: bool | None = True
     source: str = "manual"
     attributes: dict[str, Any] = field(default_factory=dict)
     # Polygons as drawn, in order: a fill ring [x1, y1, x2, y2, ...], or a hole cut into the
@@ -97,8 +98,8 @@ def segments_parse(raw: Any) -> list[SegmentIn]:
             raise ValidationFailed(
                 f"{where} (id {seg_id}): category_id must be an integer, got {category_id!r}."
             )
-        iscrowd, confirmed = item.get("iscrowd", False), item.get("confirmed", True)
-        if iscrowd not in (0, 1, True, False) or confirmed not in (0, 1, True, False):
+        iscrowd, confirmed = item.get("iscrowd", False), item.get("confirmed")
+        if iscrowd not in (0, 1, True, False) or confirmed not in (None, 0, 1, True, False):
             raise ValidationFailed(f"{where} (id {seg_id}): iscrowd and confirmed must be booleans.")
         source = item.get("source", "manual")
         if source not in SEGMENT_SOURCES:
@@ -120,7 +121,7 @@ def segments_parse(raw: Any) -> list[SegmentIn]:
                 id=seg_id,
                 category_id=category_id,
                 iscrowd=bool(iscrowd),
-                confirmed=bool(confirmed),
+                confirmed=None if confirmed is None else bool(confirmed),
                 source=source,
                 attributes=attributes,
                 polygons=tuple(ring for ring in rings if ring is not None),
@@ -145,7 +146,8 @@ def _category_specs(task: Task) -> list[CategorySpec]:
 
 def _segment_specs(segments: Sequence[SegmentIn]) -> list[SegmentSpec]:
     return [
-        SegmentSpec(id=s.id, category_id=s.category_id, iscrowd=s.iscrowd, confirmed=s.confirmed)
+        # confirmed is None only before revision_create resolves it: unstated counts as not confirmed
+        SegmentSpec(id=s.id, category_id=s.category_id, iscrowd=s.iscrowd, confirmed=bool(s.confirmed))
         for s in segments
     ]
 
@@ -216,6 +218,17 @@ def _segment_rows(index_map: npt.NDArray[np.uint16], segments: Sequence[SegmentI
     return rows
 
 
+def _confirmation_resolved(segments: Sequence[SegmentIn], parent: Revision | None) -> list[SegmentIn]:
+    """Segments whose client left ``confirmed`` out keep what their parent revision said of the
+    same segment, so an API client cannot confirm a pre-label by omission; a segment new in
+    this revision is confirmed unless it is itself a pre-label."""
+    before = {row["id"]: bool(row.get("confirmed", True)) for row in (parent.segments if parent else [])}
+    return [
+        s if s.confirmed is not None else replace(s, confirmed=before.get(s.id, s.source != "prelabel"))
+        for s in segments
+    ]
+
+
 def revision_latest(*, task: Task) -> Revision | None:
     return task.revisions.order_by("-number").first()
 
@@ -235,8 +248,9 @@ def revision_create(
     """Append a revision to ``task``. ``parent_number`` must be the task's latest revision
     number (None for the first one); otherwise 409 with the current number, writing nothing."""
     locked = Task.objects.select_for_update().get(id=task.id)
-    revision_content_check(task=task, index_map=index_map, segments=segments, submission=submission_rules)
     latest = locked.revisions.order_by("-number").first()
+    segments = _confirmation_resolved(segments, latest)
+    revision_content_check(task=task, index_map=index_map, segments=segments, submission=submission_rules)
     current = latest.number if latest is not None else None
     if parent_number != current:
         raise Conflict(

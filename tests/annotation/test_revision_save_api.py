@@ -320,3 +320,38 @@ def test_submit_endpoint_submits_the_latest_draft_only(
     assert fresh.status_code == 200
     assert fresh.json()["status"] == "submitted"
     assert list(task.revisions.values_list("status", flat=True)) == ["draft", "submitted"]
+
+
+def test_a_prelabel_left_unstated_stays_proposed_and_a_new_segment_is_confirmed(setup: Any) -> None:
+    client, task = setup
+    proposed = [
+        {"id": 1, "category_id": 3},
+        {"id": 2, "category_id": 1, "confirmed": False, "source": "prelabel"},
+    ]
+    assert post(client, task, sky_over_road(), proposed).status_code == 201
+    index_map = sky_over_road()
+    index_map[0, :2] = 3
+    index_map[1, :2] = 3
+    # An API client that leaves "confirmed" out does not confirm the pre-label by omission.
+    unstated = [{"id": 1, "category_id": 3}, {"id": 2, "category_id": 1}, {"id": 3, "category_id": 9}]
+
+    response = post(client, task, index_map, unstated, parent=1, submit=True)
+
+    assert response.status_code == 400
+    assert [(e["code"], e["segment_id"]) for e in response.json()["errors"]] == [("unconfirmed_prelabel", 2)]
+    assert task.revisions.count() == 1
+    saved = post(client, task, index_map, unstated, parent=1)
+    assert saved.status_code == 201
+    assert {s["id"]: s["confirmed"] for s in saved.json()["segments"]} == {1: True, 2: False, 3: True}
+    confirmed = [*unstated[:1], {"id": 2, "category_id": 1, "confirmed": True}, unstated[2]]
+    assert post(client, task, index_map, confirmed, parent=2, submit=True).status_code == 201
+
+
+def test_a_new_prelabel_without_confirmed_is_proposed(setup: Any) -> None:
+    client, task = setup
+    segments = [{"id": 1, "category_id": 3}, {"id": 2, "category_id": 1, "source": "prelabel"}]
+
+    response = post(client, task, sky_over_road(), segments, submit=True)
+
+    assert response.status_code == 400
+    assert [(e["code"], e["segment_id"]) for e in response.json()["errors"]] == [("unconfirmed_prelabel", 2)]
