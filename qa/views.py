@@ -434,6 +434,9 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
         {"annotator": a, "values": [(report["annotators"][a]["boundary_drift"] or {}).get(i) for i in ids]}
         for a in sorted(report["annotators"])
     ]
+    pair_rows = [
+        {**pair, "values": [pair["class_iou"].get(i) for i in ids]} for pair in report["agreement_pairs"]
+    ]
     # Where this batch stands among the others (the project's dashboard draws the same line).
     over_batches = _over_batches_chart(project, reports.agreement_over_batches(project=project))
     return render(
@@ -447,6 +450,7 @@ def batch_report(request: HttpRequest, slug: str, batch_name: str) -> HttpRespon
             "over_batches": mark_safe(over_batches),
             "category_names": names,
             "drift_rows": drift_rows,
+            "pair_rows": pair_rows,
             "open_work_text": reports.open_work_text(report["open_work"]),
             "is_qa_lead": Role.QA_LEAD in roles,
         },

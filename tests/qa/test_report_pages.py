@@ -263,3 +263,25 @@ def test_the_batch_page_draws_agreement_over_batches(client: Any, world: World) 
         1 for row in series for key in ("agreement_miou", "gold_miou") if row[key] is not None
     )
     assert [e.get("class") for e in svg.findall(f"{SVG}line")].count("threshold") == 1
+
+
+def test_the_batch_page_lists_agreement_per_pair_of_annotators(client: Any, world: World) -> None:
+    report = reports.batch_report(project=world.project, batch=world.project.batches.get(name="b1"))
+    client.force_login(world.users["lead"])
+
+    html = client.get("/qa/p/batches/b1/").content.decode()
+
+    table = re.search(r'<table class="tasks numbers" id="agreement-pairs">.*?</table>', html, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr><td>([^<]*)</td>((?:<td>[^<]*</td>)*)</tr>", table.group(0))
+    ids = sorted(report["categories"], key=int)
+    expected = [
+        (
+            " × ".join(pair["annotators"]),
+            [str(pair["images"]), f"{pair['miou']:.3f}"]
+            + [f"{pair['class_iou'][i]:.3f}" if pair["class_iou"].get(i) is not None else "–" for i in ids],
+        )
+        for pair in report["agreement_pairs"]
+    ]
+    assert [(who, re.findall(r"<td>([^<]*)</td>", cells)) for who, cells in rows] == expected
+    assert len(expected) == 1  # ann1 × ann2 on the image both labelled
