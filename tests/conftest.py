@@ -90,3 +90,15 @@ def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None
     for item in items:
         if "page" in getattr(item, "fixturenames", ()) and item.get_closest_marker("browser") is None:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def postgres_transactions(transactional_db: Any) -> None:
+    """Races only mean something on PostgreSQL (SQLite serialises every writer): skip
+    elsewhere, except in CI, which must run them."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        if REQUIRE_ALL:
+            pytest.fail("concurrency tests need PostgreSQL (DATABASE_URL)")
+        pytest.skip("concurrency tests need PostgreSQL (DATABASE_URL)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,3 +44,28 @@ def sign_in(page: Any, base: str, username: str, password: str = USER_PASSWORD) 
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_selector("text=Sign out")
+
+
+def run_together(*calls: Callable[[], Any]) -> list[Any]:
+    """Run ``calls`` in threads released at the same moment; their results, or the exceptions
+    they raised. Each thread closes its database connections when done."""
+    from django.db import connections
+
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def worker(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as error:  # the test inspects it
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results

@@ -8,7 +8,6 @@ the task lock both requests would read the same parent every time."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,47 +17,19 @@ import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from annotation import services as annotation_services
 from annotation.models import Revision
 from qa.services import revision_save
-from tests.conftest import REQUIRE_ALL
 from tests.factories import assign, make_project
-from tests.helpers import map_png
+from tests.helpers import map_png, run_together
 
 H, W = 8, 12
 SEGMENTS = [{"id": 1, "category_id": 3}, {"id": 2, "category_id": 1}]
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(transactional_db: Any) -> None:
-    if connection.vendor != "postgresql":
-        if REQUIRE_ALL:
-            pytest.fail("concurrency tests need PostgreSQL (DATABASE_URL)")
-        pytest.skip("concurrency tests need PostgreSQL (DATABASE_URL)")
-
-
-def run_together(*calls: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as error:  # the test inspects it
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+pytestmark = pytest.mark.usefixtures("postgres_transactions")
 
 
 def a_map(split: int) -> np.ndarray:

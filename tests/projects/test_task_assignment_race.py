@@ -4,50 +4,20 @@ assigning it is slowed, so without the row lock both would choose the same one e
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
 
 from projects.models import Task
 from projects.services import task_next_for_user
 from projects.services import tasks as task_services
-from tests.conftest import REQUIRE_ALL
 from tests.factories import make_project
+from tests.helpers import run_together
 
-
-@pytest.fixture(autouse=True)
-def _postgres_only(transactional_db: Any) -> None:
-    if connection.vendor != "postgresql":
-        if REQUIRE_ALL:
-            pytest.fail("concurrency tests need PostgreSQL (DATABASE_URL)")
-        pytest.skip("concurrency tests need PostgreSQL (DATABASE_URL)")
-
-
-def run_together(*calls: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as error:  # the test inspects it
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+pytestmark = pytest.mark.usefixtures("postgres_transactions")
 
 
 class SlowClock:

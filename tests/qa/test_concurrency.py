@@ -4,7 +4,6 @@ the step between reading and writing, so without the locks the race happens ever
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +11,6 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from django.db import connection, connections
 
 from annotation.services import SegmentIn
 from core.roles import Role
@@ -21,42 +19,14 @@ from projects.services import images_add
 from qa.services import gold_set, task_next
 from qa.services import production as production_service
 from qa.services import submission as submission_service
-from tests.conftest import REQUIRE_ALL
 from tests.factories import make_project
-from tests.helpers import png_bytes
+from tests.helpers import png_bytes, run_together
 from tests.qa.support import user
 
 H, W = 8, 12
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only(transactional_db: Any) -> None:
-    if connection.vendor != "postgresql":
-        if REQUIRE_ALL:
-            pytest.fail("concurrency tests need PostgreSQL (DATABASE_URL)")
-        pytest.skip("concurrency tests need PostgreSQL (DATABASE_URL)")
-
-
-def run_together(*calls: Callable[[], Any]) -> list[Any]:
-    """Run ``calls`` in threads started at the same moment; return results (or exceptions)."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as error:  # the test inspects it
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+pytestmark = pytest.mark.usefixtures("postgres_transactions")
 
 
 def slowed(function: Callable[..., Any], seconds: float = 0.05) -> Callable[..., Any]:
