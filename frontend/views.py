@@ -88,4 +88,14 @@ def task_editor(request: HttpRequest, task_id: int) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     config = editor_config(request, task)
-    return render(request, "frontend/editor.html", {"task": task, "config_json": json.dumps(config)})
+    # The author reaches the reviewers' comments (and gold scores where allowed) from the editor
+    # once the work has been submitted; the feedback page itself enforces who may read it.
+    feedback_link = task.assignee_id == request.user.pk and task.status not in (
+        Task.Status.TODO,
+        Task.Status.IN_PROGRESS,
+    )
+    return render(
+        request,
+        "frontend/editor.html",
+        {"task": task, "config_json": json.dumps(config), "feedback_link": feedback_link},
+    )

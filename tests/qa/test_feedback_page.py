@@ -109,3 +109,21 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Any, world: World) -> N
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_author_reaches_the_comments_from_the_queue_and_the_editor(client: Any, world: World) -> None:
+    task_id = world.items[0].task_id
+    link = f'href="/tasks/{task_id}/feedback/"'
+    client.force_login(world.users["ann1"])
+
+    queue = client.get("/queue/").content.decode()
+    editor = client.get(f"/tasks/{task_id}/").content.decode()
+
+    [row] = [r for r in re.findall(r"<tr.*?</tr>", queue, re.S) if f">#{task_id}<" in r]
+    assert link in row
+    assert "read the reviewer's comments" in row
+    [nav_link] = re.findall(r'<a id="task-feedback-link".*?</a>', editor, re.S)
+    assert link in nav_link
+    assert "sent back" in nav_link
+    client.force_login(world.users["rev"])  # a reviewer opens the task, but the comments are the author's
+    assert 'id="task-feedback-link"' not in client.get(f"/tasks/{task_id}/").content.decode()
