@@ -56,6 +56,20 @@ def kernel(function: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(function))
 
 
+def unmanaged_kernel(function: F) -> F:
+    """Compile ``function`` without numba's reference counting of arrays (cached on disk).
+
+    numba counts references to every array a variable takes, and cannot always prune the counts
+    where inlined helpers with array arguments and branches sit in a loop: there the atomic
+    counting dominates. A function compiled without it cannot allocate arrays; its caller (a
+    :func:`kernel`) allocates them and keeps them alive for the call. Called from another
+    unmanaged kernel, a small one is inlined by LLVM: as fast as an :func:`inline_kernel`, and
+    numba compiles it once instead of once per call site.
+    """
+    options: dict[str, Any] = {"_nrt": False}  # an option numba's stubs do not list
+    return cast(F, numba.njit(cache=True, nogil=True, **options)(function))
+
+
 def inline_kernel(function: F) -> F:
     """A helper inlined into the kernels that call it (array arguments of a non-inlined call
     cost reference counting on every call, which dominates small helpers)."""

@@ -17,10 +17,17 @@ The nearest-crack searches run in one sweep over lattice rows for both maps and 
   crack of c (take the non-c pixel a nearest to the query and its 4-neighbour n towards it: n is
   in c and the crack (n, a) is at least as close as any crack between two non-c pixels), so the
   class-agnostic distance is the answer. For a query outside that region it is the answer when a
-  crack at that distance has class c, which is the common case; the rest (about one in ten on a
-  Cityscapes pair: junctions, missed and spurious objects) is searched among class-c cracks only,
-  in a per-class grid of 16 px cells scanned by cell rows outward from the query, starting from the
-  distance to the class's previous answer.
+  crack at that distance has class c, which is the common case (the scan notes the classes of the
+  cracks at its best distance as it goes); the rest (about one in ten on a Cityscapes pair:
+  junctions, missed and spurious objects) is searched among class-c cracks only, in a per-class
+  grid of 16 px cells scanned by cell rows outward from the query, starting from the distance to
+  the class's previous answer.
+* *One search per crack.* A crack is a query for both of its classes (one per pixel); both ask
+  the same class-agnostic question, so one scan answers both.
+
+The sweep is compiled without reference counting (:func:`~qa.metrics._compiled.unmanaged_kernel`):
+with it, numba's atomic counting of the arrays passed to the inlined helpers cost more than the
+searches themselves.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qa.metrics._compiled import inline_kernel, kernel
+from qa.metrics._compiled import inline_kernel, kernel, unmanaged_kernel
 
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
@@ -39,6 +46,9 @@ F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
 #: A machine integer inside compiled code (Python int or numpy scalar to the type checker).
 Int = int | np.integer[Any]
+#: The class grid of :func:`class_grid` and the sweep state of :func:`_column_state`.
+Grid = tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32]
+State = tuple[I64, I64, I64, I64, I64]
 
 _INF = 1 << 24  # beyond every lattice row (images up to 8 million rows)
 _BLOCK = 6  # 64 lattice columns per pruning block
@@ -103,9 +113,7 @@ def column_successors(ey: I32, ex: I32, lattice_cols: int) -> tuple[I32, I32, I3
 
 
 @kernel
-def class_grid(
-    ey: I32, ex: I32, class_a: I32, class_b: I32, classes: int
-) -> tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32]:
+def class_grid(ey: I32, ex: I32, class_a: I32, class_b: I32, classes: int) -> Grid:
     """Per class (local index, -1 = none): its cracks in a grid of 16 px cells restricted to the
     class's bounding box (CSR), and one occupancy bit per cell, rows of 64-bit words."""
     n = ey.size
@@ -262,7 +270,7 @@ def _scan_cell(
     return best, by, bx
 
 
-@kernel  # rare (the fallback): a call, so that compiling it once costs half
+@unmanaged_kernel  # rare (the fallback): a call, so that compiling it once costs half
 def _nearest_of_class(
     yq: Int,
     xq: Int,
@@ -345,45 +353,84 @@ _OFF = 1 << 26
 
 
 @inline_kernel
-def _gap(yq: Int, x: Int, packed: I64) -> Int:
-    """Vertical gap from row yq to the nearest crack of column x (last above, next below)."""
-    v = packed[x]
-    a: Int = yq + _OFF - (v & 0xFFFFFFFF)
-    b: Int = (v >> 32) - _OFF - yq
-    return a if a < b else b
+def _tags(a: Int, b: Int) -> Int:
+    """Both classes of a crack in one word: (a + 1) | (b + 1) << 32 (void, -1, becomes 0)."""
+    return np.int64(a + 1) | (np.int64(b + 1) << 32)
+
+
+@unmanaged_kernel  # a plain call (LLVM inlines it): numba compiles it once, not per call site
+def _tag_hits(t: Int, tag_a: Int, tag_b: Int) -> Int:
+    """Bit 0 / 1: the crack with tags ``t`` (see ``_tags``) has class tag_a / tag_b."""
+    lo = t & 0xFFFFFFFF
+    hi = t >> 32
+    return np.int64(lo == tag_a or hi == tag_a) | (np.int64(lo == tag_b or hi == tag_b) << 1)
+
+
+@unmanaged_kernel  # as _tag_hits: four call sites
+def _visit(
+    yq: Int,
+    dx2: Int,
+    x: Int,
+    rows: I64,
+    last_tags: I64,
+    next_tags: I64,
+    best: Int,
+    hits: Int,
+    tag_a: Int,
+    tag_b: Int,
+    track: bool | np.bool_,
+) -> tuple[Int, Int]:
+    """Column x at squared column distance dx2 (sweep state of ``_column_state``): the new best
+    squared distance, and the class hits at that distance (bits of ``_nearest_any``)."""
+    v = rows[x]
+    above: Int = yq + _OFF - (v & 0xFFFFFFFF)
+    below: Int = (v >> 32) - _OFF - yq
+    g = above if above < below else below
+    d = dx2 + g * g
+    if d <= best:  # rare past the first columns: the tags are read only here
+        if d < best:
+            best = d
+            hits = 0
+        if track:
+            if dx2 + above * above == best:
+                hits |= _tag_hits(last_tags[x], tag_a, tag_b)
+            if dx2 + below * below == best:
+                hits |= _tag_hits(next_tags[x], tag_a, tag_b)
+    return best, hits
 
 
 @inline_kernel
 def _nearest_any(
     yq: Int,
     xq: Int,
-    tag: Int,
-    outside: bool | np.bool_,
+    tag_a: Int,
+    tag_b: Int,
+    track: bool | np.bool_,
     cols: Int,
-    packed: I64,
-    last: I64,
-    nxt: I64,
+    rows: I64,
     last_tags: I64,
     next_tags: I64,
     block_last: I64,
     block_next: I64,
-) -> Int:
-    """2 * (squared distance to the nearest crack of any class), + 1 when the query is outside and
-    no crack at that distance has the query's class (``tag`` = class + 1, see ``_tags``)."""
-    g = _gap(yq, xq, packed)
-    best = g * g
+) -> tuple[Int, Int]:
+    """Squared distance to the nearest crack of any class and, when ``track``, bits 0 / 1: some
+    crack at that distance has class tag_a / tag_b (class + 1, see ``_tags``). Tracking also
+    visits the columns that can only tie, so that a tie of the wanted class is seen."""
+    slack = 1 if track else 0  # tracking stops beyond the best distance, not at it
+    zero = np.int64(0)  # not a literal 0: that would compile _visit once more, for literals
+    best, hits = _visit(yq, zero, xq, rows, last_tags, next_tags, np.int64(_BIG), zero, tag_a, tag_b, track)
     dx = 1
     both = min(xq, cols - 1 - xq, 63)
     while dx <= both:
         dx2 = dx * dx
-        if dx2 >= best:
+        if dx2 >= best + slack:
             break
-        g = _gap(yq, xq + dx, packed)
-        best = min(best, dx2 + g * g)
-        g = _gap(yq, xq - dx, packed)
-        best = min(best, dx2 + g * g)
+        x = xq + dx
+        best, hits = _visit(yq, dx2, x, rows, last_tags, next_tags, best, hits, tag_a, tag_b, track)
+        x = xq - dx
+        best, hits = _visit(yq, dx2, x, rows, last_tags, next_tags, best, hits, tag_a, tag_b, track)
         dx += 1
-    if dx * dx < best:
+    if dx * dx < best + slack:
         # One side met the image edge, or the query is far from every crack: finish each side,
         # skipping 64-column blocks whose nearest crack rows are too far.
         mask = (1 << _BLOCK) - 1
@@ -392,97 +439,138 @@ def _nearest_any(
             while 0 <= x < cols:
                 ddx = x - xq if direction == 0 else xq - x
                 dx2 = ddx * ddx
-                if dx2 >= best:
+                if dx2 >= best + slack:
                     break
                 if (x & mask) == (0 if direction == 0 else mask):
                     b = x >> _BLOCK
                     gb = min(yq - block_last[b], block_next[b] - yq)
-                    if dx2 + gb * gb >= best:
+                    if dx2 + gb * gb >= best + slack:
                         x = x + (1 << _BLOCK) if direction == 0 else x - (1 << _BLOCK)
                         continue
-                g = _gap(yq, x, packed)
-                best = min(best, dx2 + g * g)
+                best, hits = _visit(yq, dx2, x, rows, last_tags, next_tags, best, hits, tag_a, tag_b, track)
                 x = x + 1 if direction == 0 else x - 1
-    flag = 0
-    if outside:
-        flag = 1
-        r = 0
-        while (r + 1) * (r + 1) <= best:
-            r += 1
-        for x in range(max(xq - r, 0), min(xq + r + 1, cols)):
-            ddx = x - xq
-            a = yq - last[x]
-            t = last_tags[x]
-            if ddx * ddx + a * a == best and ((t & 0xFFFFFFFF) == tag or (t >> 32) == tag):
-                flag = 0
-                break
-            b = nxt[x] - yq
-            t = next_tags[x]
-            if ddx * ddx + b * b == best and ((t & 0xFFFFFFFF) == tag or (t >> 32) == tag):
-                flag = 0
-                break
-    return 2 * best + flag
+    return best, hits
 
 
 @inline_kernel
-def _tags(a: Int, b: Int) -> Int:
-    """Both classes of a crack in one word: (a + 1) | (b + 1) << 32 (void, -1, becomes 0)."""
-    return np.int64(a + 1) | (np.int64(b + 1) << 32)
-
-
-@inline_kernel
-def _column_state(
-    column_first: I32, block_first: I32, ey: I32, ca: I32, cb: I32, cols: int
-) -> tuple[I64, I64, I64, I64, I64, I64, I64]:
-    last = np.full(cols, -_INF, np.int64)
-    nxt = np.full(cols, _INF, np.int64)
+def _column_state(column_first: I32, block_first: I32, ey: I32, ca: I32, cb: I32, cols: int) -> State:
+    """The sweep state before the first row. Per lattice column: ``rows``, the rows of the last
+    crack at or above the sweep and of the next one below, packed (+ ``_OFF``); ``last_tags`` /
+    ``next_tags``, their classes (``_tags``). Per 64-column block: the last and next crack rows."""
+    rows = np.empty(cols, np.int64)
     last_tags = np.zeros(cols, np.int64)
     next_tags = np.zeros(cols, np.int64)
     for x in range(cols):
+        below = _INF
         i = column_first[x]
         if i >= 0:
-            nxt[x] = ey[i]
+            below = ey[i]
             next_tags[x] = _tags(ca[i], cb[i])
+        rows[x] = (-_INF + _OFF) | ((np.int64(below) + _OFF) << 32)
     block_last = np.full(block_first.size, -_INF, np.int64)
     block_next = block_first.astype(np.int64)
-    packed = (last + _OFF) | ((nxt + _OFF) << 32)
-    return last, nxt, last_tags, next_tags, block_last, block_next, packed
+    return rows, last_tags, next_tags, block_last, block_next
 
 
 @inline_kernel
 def _advance(
-    i: Int,
-    ey: I32,
-    ex: I32,
-    ca: I32,
-    cb: I32,
-    next_in_column: I32,
-    next_block_row: I32,
-    last: I64,
-    nxt: I64,
-    last_tags: I64,
-    next_tags: I64,
-    block_last: I64,
-    block_next: I64,
-    packed: I64,
+    i: Int, ey: I32, ex: I32, ca: I32, cb: I32, successors: tuple[I32, I32, I32, I32], state: State
 ) -> None:
+    """Crack i (on the sweep's row) becomes the last crack of its column and block."""
+    next_in_column, _, next_block_row, _ = successors
+    rows, last_tags, next_tags, block_last, block_next = state
     y = ey[i]
     x = ex[i]
-    last[x] = y
-    last_tags[x] = _tags(ca[i], cb[i])
+    below = np.int64(_INF)
+    tags: Int = 0
     k = next_in_column[i]
     if k >= 0:
-        nxt[x] = ey[k]
-        next_tags[x] = _tags(ca[k], cb[k])
-    else:
-        nxt[x] = _INF
-        next_tags[x] = 0
-    packed[x] = (np.int64(y) + _OFF) | ((nxt[x] + _OFF) << 32)
+        below = ey[k]
+        tags = _tags(ca[k], cb[k])
+    rows[x] = (np.int64(y) + _OFF) | ((below + _OFF) << 32)
+    last_tags[x] = _tags(ca[i], cb[i])
+    next_tags[x] = tags
     b = x >> _BLOCK
     block_last[b] = y
     v = next_block_row[i]
     if v > y:
         block_next[b] = v
+
+
+@inline_kernel
+def _query_row(
+    q0: Int,
+    q1: Int,
+    yq: Int,
+    ex: I32,
+    ca: I32,
+    cb: I32,
+    other_a: I32,
+    other_b: I32,
+    is_reference: bool,
+    cols: Int,
+    state: State,
+    grid: Grid,
+    local_of: I64,
+    warm: I64,
+    measured: B,
+    sums: F64,
+    counts: I64,
+) -> None:
+    """Cracks q0 .. q1 - 1 of one map, all on row yq, against the other map's boundary (its sweep
+    state and class grid).
+
+    A crack is averaged where the reference has a class at both its pixels. For each side c
+    (class of one of its pixels), u = +1 when both pixels lie outside the other map's region c,
+    -1 when both inside, 0 on a shared crack (distance 0); the signed distance is u·δ for a
+    submission crack, -u·δ for a reference crack (positive = the submission inflated). Both
+    sides are answered by one class-agnostic search; an outside side whose nearest crack is of
+    another class is searched again in the class grid.
+    """
+    rows, last_tags, next_tags, block_last, block_next = state
+    y0, y1, x0, x1, base, word_base, offsets, occupied, ty, tx = grid
+    orient = -1 if is_reference else 1
+    for q in range(q0, q1):
+        a = ca[q]
+        b = cb[q]
+        oa = other_a[q]
+        ob = other_b[q]
+        if (a < 0 or b < 0) if is_reference else (oa < 0 or ob < 0):
+            continue
+        u_a: Int = 0
+        if a >= 0 and measured[a]:
+            counts[a] += 1
+            u_a = 1 - np.int64(oa == a) - np.int64(ob == a)
+        u_b: Int = 0
+        if b >= 0 and measured[b]:
+            counts[b] += 1
+            u_b = 1 - np.int64(oa == b) - np.int64(ob == b)
+        if u_a == 0 and u_b == 0:
+            continue
+        xq = np.int64(ex[q])
+        d, hits = _nearest_any(
+            yq, xq, a + 1, b + 1, u_a > 0 or u_b > 0, cols, rows, last_tags, next_tags, block_last, block_next
+        )
+        for side in range(2):
+            c = a if side == 0 else b
+            u = u_a if side == 0 else u_b
+            if u == 0:
+                continue
+            dc = d
+            if u > 0 and (hits >> side) & 1 == 0:
+                # The previous answer of the class bounds the search (it is a crack of c).
+                bound = np.int64(_BIG)
+                if warm[2 * c] >= 0:
+                    wy = warm[2 * c] - yq
+                    wx = warm[2 * c + 1] - xq
+                    bound = wy * wy + wx * wx + 1
+                dc, by, bx = _nearest_of_class(
+                    yq, xq, local_of[c], bound, y0, y1, x0, x1, base, word_base, offsets, occupied, ty, tx
+                )
+                if by >= 0:
+                    warm[2 * c] = by
+                    warm[2 * c + 1] = bx
+            sums[c] += orient * u * np.sqrt(np.float64(dc)) / 2.0
 
 
 @kernel
@@ -494,7 +582,7 @@ def pair_drift(
     r_other_a: I32,
     r_other_b: I32,
     r_successors: tuple[I32, I32, I32, I32],
-    r_grid: tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32],
+    r_grid: Grid,
     r_local: I64,
     s_ey: I32,
     s_ex: I32,
@@ -503,7 +591,7 @@ def pair_drift(
     s_other_a: I32,
     s_other_b: I32,
     s_successors: tuple[I32, I32, I32, I32],
-    s_grid: tuple[I64, I64, I64, I64, I64, I64, I32, U64, I32, I32],
+    s_grid: Grid,
     s_local: I64,
     lattice_cols: int,
     measured: B,
@@ -518,17 +606,48 @@ def pair_drift(
     the class grid over the map's local classes and ``*_local``: class position -> local class.
     Only classes with ``measured`` set (cracks in both maps) are counted.
     """
-    cols = lattice_cols
-    r_next_col, r_col_first, r_next_blk, r_blk_first = r_successors
-    s_next_col, s_col_first, s_next_blk, s_blk_first = s_successors
-    rl, rn, rlt, rnt, rbl, rbn, rpk = _column_state(r_col_first, r_blk_first, r_ey, r_ca, r_cb, cols)
-    sl, sn, slt, snt, sbl, sbn, spk = _column_state(s_col_first, s_blk_first, s_ey, s_ca, s_cb, cols)
-    ry0, ry1, rx0, rx1, rbase, rwbase, roff, rocc, rty, rtx = r_grid
-    sy0, sy1, sx0, sx1, sbase, swbase, soff, socc, sty, stx = s_grid
-    classes = measured.size
+    r_state = _column_state(r_successors[1], r_successors[3], r_ey, r_ca, r_cb, lattice_cols)
+    s_state = _column_state(s_successors[1], s_successors[3], s_ey, s_ca, s_cb, lattice_cols)
     # The previous fallback answer per class: a close upper bound for the next query of that class.
-    r_warm = np.full(2 * classes, -1, np.int64)
-    s_warm = np.full(2 * classes, -1, np.int64)
+    r_warm = np.full(2 * measured.size, -1, np.int64)
+    s_warm = np.full(2 * measured.size, -1, np.int64)
+    _sweep(
+        r_ey, r_ex, r_ca, r_cb, r_other_a, r_other_b, r_successors, r_grid, r_local, r_state, r_warm,
+        s_ey, s_ex, s_ca, s_cb, s_other_a, s_other_b, s_successors, s_grid, s_local, s_state, s_warm,
+        lattice_cols, measured, sums, counts,
+    )  # fmt: skip
+
+
+@unmanaged_kernel  # the hot loops: no reference counting (pair_drift allocates)
+def _sweep(
+    r_ey: I32,
+    r_ex: I32,
+    r_ca: I32,
+    r_cb: I32,
+    r_other_a: I32,
+    r_other_b: I32,
+    r_successors: tuple[I32, I32, I32, I32],
+    r_grid: Grid,
+    r_local: I64,
+    r_state: State,
+    r_warm: I64,
+    s_ey: I32,
+    s_ex: I32,
+    s_ca: I32,
+    s_cb: I32,
+    s_other_a: I32,
+    s_other_b: I32,
+    s_successors: tuple[I32, I32, I32, I32],
+    s_grid: Grid,
+    s_local: I64,
+    s_state: State,
+    s_warm: I64,
+    cols: int,
+    measured: B,
+    sums: F64,
+    counts: I64,
+) -> None:
+    """The sweep of :func:`pair_drift` over lattice rows, both maps at once."""
     nr = r_ey.size
     ns = s_ey.size
     i = 0
@@ -538,78 +657,22 @@ def pair_drift(
         # Cracks on this row become targets first (a crack on the query's own row is at gap 0).
         i1 = i
         while i1 < nr and r_ey[i1] == y:
-            _advance(i1, r_ey, r_ex, r_ca, r_cb, r_next_col, r_next_blk, rl, rn, rlt, rnt, rbl, rbn, rpk)
+            _advance(i1, r_ey, r_ex, r_ca, r_cb, r_successors, r_state)
             i1 += 1
         j1 = j
         while j1 < ns and s_ey[j1] == y:
-            _advance(j1, s_ey, s_ex, s_ca, s_cb, s_next_col, s_next_blk, sl, sn, slt, snt, sbl, sbn, spk)
+            _advance(j1, s_ey, s_ex, s_ca, s_cb, s_successors, s_state)
             j1 += 1
         yq = np.int64(y)
-        # Submission cracks against the reference boundary: averaged where the reference has a
-        # class at both pixels; - when both are inside the reference region, + when both outside.
-        for q in range(j, j1):
-            oa = s_other_a[q]
-            ob = s_other_b[q]
-            if oa < 0 or ob < 0:
-                continue
-            xq = np.int64(s_ex[q])
-            for side in range(2):
-                c = s_ca[q] if side == 0 else s_cb[q]
-                if c < 0 or not measured[c]:
-                    continue
-                counts[c] += 1
-                sign = 1 - np.int64(oa == c) - np.int64(ob == c)
-                if sign == 0:
-                    continue
-                key = _nearest_any(yq, xq, c + 1, sign > 0, cols, rpk, rl, rn, rlt, rnt, rbl, rbn)
-                d = key >> 1
-                if key & 1:
-                    local = r_local[c]
-                    bound = np.int64(_BIG)
-                    if r_warm[2 * c] >= 0:
-                        wy = r_warm[2 * c] - yq
-                        wx = r_warm[2 * c + 1] - xq
-                        bound = wy * wy + wx * wx + 1
-                    d, by, bx = _nearest_of_class(
-                        yq, xq, local, bound, ry0, ry1, rx0, rx1, rbase, rwbase, roff, rocc, rty, rtx
-                    )
-                    if by >= 0:
-                        r_warm[2 * c] = by
-                        r_warm[2 * c + 1] = bx
-                sums[c] += sign * np.sqrt(np.float64(d)) / 2.0
-        # Reference cracks against the submission boundary: averaged where the reference's other
-        # pixel is not void; + when both pixels are inside the submission region, - when outside.
-        for q in range(i, i1):
-            a = r_ca[q]
-            b = r_cb[q]
-            if a < 0 or b < 0:
-                continue
-            oa = r_other_a[q]
-            ob = r_other_b[q]
-            xq = np.int64(r_ex[q])
-            for side in range(2):
-                c = a if side == 0 else b
-                if not measured[c]:
-                    continue
-                counts[c] += 1
-                sign = np.int64(oa == c) + np.int64(ob == c) - 1
-                if sign == 0:
-                    continue
-                key = _nearest_any(yq, xq, c + 1, sign < 0, cols, spk, sl, sn, slt, snt, sbl, sbn)
-                d = key >> 1
-                if key & 1:
-                    local = s_local[c]
-                    bound = np.int64(_BIG)
-                    if s_warm[2 * c] >= 0:
-                        wy = s_warm[2 * c] - yq
-                        wx = s_warm[2 * c + 1] - xq
-                        bound = wy * wy + wx * wx + 1
-                    d, by, bx = _nearest_of_class(
-                        yq, xq, local, bound, sy0, sy1, sx0, sx1, sbase, swbase, soff, socc, sty, stx
-                    )
-                    if by >= 0:
-                        s_warm[2 * c] = by
-                        s_warm[2 * c + 1] = bx
-                sums[c] += sign * np.sqrt(np.float64(d)) / 2.0
+        # Submission cracks against the reference boundary, then reference cracks against the
+        # submission's (the order of the sums is the order of the queries).
+        _query_row(
+            j, j1, yq, s_ex, s_ca, s_cb, s_other_a, s_other_b, False, cols, r_state, r_grid, r_local, r_warm,
+            measured, sums, counts,
+        )  # fmt: skip
+        _query_row(
+            i, i1, yq, r_ex, r_ca, r_cb, r_other_a, r_other_b, True, cols, s_state, s_grid, s_local, s_warm,
+            measured, sums, counts,
+        )  # fmt: skip
         i = i1
         j = j1
