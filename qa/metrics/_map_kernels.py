@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from qa.metrics._compiled import kernel
+from qa.metrics._compiled import kernel, unmanaged_kernel
+
+U64 = NDArray[np.uint64]
 
 # Index of the lowest set bit: isolate it, multiply by a de Bruijn constant, look the top 6 bits up.
 _DE_BRUIJN = 0x03F79D71B4CB0A89
@@ -38,3 +40,79 @@ def set_bits(plane: NDArray[np.uint64], cols: int) -> NDArray[np.intp]:
                 k += 1
                 x ^= low
     return out
+
+
+@unmanaged_kernel
+def _or_window_rows(src: U64, above: int, below: int, prefix: U64, suffix: U64, out: U64) -> None:
+    """out[r] |= OR of src[r - above .. r + below] (rows clipped to the image), word by word.
+
+    Van Herk / Gil-Werman: in blocks of L = above + below + 1 rows, a window is the suffix OR of
+    the block it starts in and the prefix OR of the block it ends in, so three passes for any L.
+    ``prefix`` / ``suffix``: scratch planes of the shape of ``src``.
+    """
+    height, words = src.shape
+    length = above + below + 1
+    for r in range(height):
+        for w in range(words):
+            prefix[r, w] = src[r, w] if r % length == 0 else prefix[r - 1, w] | src[r, w]
+    for r in range(height - 1, -1, -1):
+        block_end = r % length == length - 1 or r == height - 1
+        for w in range(words):
+            suffix[r, w] = src[r, w] if block_end else suffix[r + 1, w] | src[r, w]
+    for r in range(height):
+        a = max(r - above, 0)
+        b = min(r + below, height - 1)
+        for w in range(words):
+            if a // length != b // length:
+                out[r, w] |= suffix[a, w] | prefix[b, w]
+            elif a % length == 0:
+                out[r, w] |= prefix[b, w]  # the window starts a block (or is clipped there)
+            else:
+                out[r, w] |= suffix[a, w]  # the window is clipped by the last row of its block
+
+
+@unmanaged_kernel  # a plain call: LLVM inlines it
+def _set_run(out: U64, r: int, start: int, end: int) -> None:
+    """Bits start .. end of row r."""
+    for k in range(start >> 6, (end >> 6) + 1):
+        lo = max(start - (k << 6), 0)
+        hi = min(end - (k << 6), 63)
+        out[r, k] |= ((np.uint64(2) << np.uint64(hi)) - np.uint64(1)) ^ (
+            (np.uint64(1) << np.uint64(lo)) - np.uint64(1)
+        )
+
+
+@unmanaged_kernel
+def band_from_cracks(cracks_h: U64, cracks_v: U64, d: int, cols: int, scratch: U64, band: U64) -> None:
+    """Set the packed pixels whose (2d + 1)² window holds a crack in ``band`` (zeros on entry;
+    :func:`qa.metrics.bands._band_from_cracks` adds the image edges): a horizontal crack in one of
+    its rows, between two of its columns, or a vertical crack in its centre column, between two of
+    its rows. Planes as in :func:`set_bits`; ``cracks_v`` bit c of row r: between (r, c) and
+    (r + 1, c). ``scratch``: three planes of that shape, any content."""
+    height, words = cracks_h.shape
+    near_h = scratch[0]
+    near_h[:] = 0
+    # near_h[r, c]: row r has a horizontal crack in columns c - d .. c + d - 1 (crack p joins
+    # columns p and p + 1), i.e. crack p sets columns p - d + 1 .. p + d: runs, merged in order.
+    table = _BIT_INDEX
+    for r in range(height):
+        start = 0
+        end = -1  # the pending run; none while end < 0
+        for w in range(words):
+            x = cracks_h[r, w]
+            while x != 0:
+                low = x & (~x + np.uint64(1))
+                x ^= low
+                p = w * 64 + table[(low * np.uint64(_DE_BRUIJN)) >> np.uint64(58)]
+                if end >= 0 and p - d + 1 <= end + 1:
+                    end = p + d
+                    continue
+                if end >= 0:
+                    _set_run(near_h, r, max(start, 0), min(end, cols - 1))
+                start = p - d + 1
+                end = p + d
+        if end >= 0:
+            _set_run(near_h, r, max(start, 0), min(end, cols - 1))
+    _or_window_rows(near_h, d, d, scratch[1], scratch[2], band)
+    # Vertical cracks r - d .. r + d - 1 lie between two of the rows r - d .. r + d.
+    _or_window_rows(cracks_v, d, d - 1, scratch[1], scratch[2], band)

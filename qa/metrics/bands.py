@@ -12,9 +12,10 @@ the image. For a label map L (each pixel one label) the bands of all labels at o
 so that B(mask of label s) = band ∩ {L = s}. Computing this for every pixel costs a few
 bit operations: a window is non-uniform iff one of its rows has a horizontal label change
 ("crack") inside the window's columns, or its centre column has a vertical change inside the
-window's rows. Cracks are packed 64 per machine word and the window ORs are done by shifting
-words (O(log d) passes over H·W/64 words), so the band of a 2048x1024 map costs about as
-much as reading the map once. ``tests/qa/metrics/test_bands.py`` checks the identity against a
+window's rows. Cracks are packed 64 per machine word; a compiled kernel
+(:func:`qa.metrics._map_kernels.band_from_cracks`) widens each row's horizontal cracks into runs
+and ORs windows of rows word by word (three passes whatever d), so the band of a 2048x1024 map
+costs less than reading the map once. ``tests/qa/metrics/test_bands.py`` checks the identity against a
 literal erosion.
 """
 
@@ -87,81 +88,6 @@ def _shift_left(x: NDArray[np.uint64], k: int) -> NDArray[np.uint64]:
     return out
 
 
-def _or_shifted_right(acc: NDArray[np.uint64], k: int) -> None:
-    """In place: acc |= (acc shifted right by k bit-pixels along rows)."""
-    words = acc.shape[1]
-    q, r = divmod(k, 64)
-    if q >= words:
-        return
-    if r == 0:
-        acc[:, q:] |= acc[:, : words - q]  # numpy buffers overlapping operands
-        return
-    shifted = np.left_shift(acc[:, : words - q], r)
-    shifted[:, 1:] |= acc[:, : words - q - 1] >> (64 - r)
-    acc[:, q:] |= shifted
-
-
-def _trailing_or_columns(x: NDArray[np.uint64], length: int) -> NDArray[np.uint64]:
-    """out[j] = OR of x[j - length + 1 .. j] along rows."""
-    if length < 64:
-        # Doubling with carries between words: O(log length) shifts.
-        acc = x.copy()
-        span = 1
-        while 2 * span <= length:
-            _or_shifted_right(acc, span)
-            span *= 2
-        if span < length:
-            _or_shifted_right(acc, length - span)
-        return acc
-    # Long windows: the 64-bit window ending at bit b of word w is bits 0..b of word w (a
-    # within-word prefix OR) plus bits b+1..63 of word w-1 (a within-word suffix OR); both
-    # need no carries, which makes them cheap. Longer windows double by whole words.
-    prefix = x.copy()
-    suffix = x.copy()
-    for step in (1, 2, 4, 8, 16, 32):
-        prefix |= prefix << step
-        suffix |= suffix >> step
-    acc = prefix
-    acc[:, 1:] |= suffix[:, :-1] >> 1
-    span = 64
-    while 2 * span <= length:
-        _or_shifted_right(acc, span)
-        span *= 2
-    if span < length:
-        _or_shifted_right(acc, length - span)
-    return acc
-
-
-def _trailing_or_rows(x: NDArray[np.uint64], length: int) -> NDArray[np.uint64]:
-    """out[i] = OR of x[i - length + 1 .. i] along columns."""
-    acc = x.copy()
-    span = 1
-    rows = acc.shape[0]
-    while 2 * span <= length:
-        if span < rows:
-            acc[span:] |= acc[: rows - span]  # numpy buffers overlapping operands
-        span *= 2
-    if span < length and length - span < rows:
-        acc[length - span :] |= acc[: rows - (length - span)]
-    return acc
-
-
-def _shift_rows_down(x: NDArray[np.uint64], k: int) -> NDArray[np.uint64]:
-    """out[i] = x[i - k], zeros shifted in."""
-    out = np.zeros_like(x)
-    if k < x.shape[0]:
-        out[k:] = x[: x.shape[0] - k]
-    return out
-
-
-def _shift_rows_up(x: NDArray[np.uint64], k: int) -> NDArray[np.uint64]:
-    """out[i] = x[i + k], zeros shifted in."""
-    out = np.zeros_like(x)
-    if k < x.shape[0]:
-        out[: x.shape[0] - k] = x[k:]
-    return out
-
-
 @lru_cache(maxsize=64)
 def _valid_bits(cols: int, words: int) -> NDArray[np.uint64]:
     """One row of words with the bits of columns 0 .. cols - 1 set (cached, read-only)."""
@@ -191,14 +117,14 @@ def _band_from_cracks(
     ``cracks_h`` bit j of row r: labels differ between (r, j) and (r, j + 1);
     ``cracks_v`` bit c of row r: labels differ between (r, c) and (r + 1, c).
     """
+    # Imported on first use: numba's import stays out of processes that never measure.
+    from qa.metrics._map_kernels import band_from_cracks
+
     words = cracks_h.shape[1]
-    # hn[r, c]: row r changes label between two columns of [c - d, c + d] (cracks c - d .. c + d - 1).
-    hn = _shift_left(_trailing_or_columns(cracks_h, 2 * d), d - 1)
-    # vn[r, c]: column c changes label between two rows of [r - d, r + d].
-    vn = _shift_rows_up(_trailing_or_rows(cracks_v, 2 * d), d - 1)
-    # A window is non-uniform iff one of its rows has a crack inside it (hn over 2d + 1 rows),
-    # or all its rows are uniform but differ from one another (a crack in the centre column).
-    band = _shift_rows_up(_trailing_or_rows(hn, 2 * d + 1), d) | vn
+    # A few compiled passes instead of a few dozen numpy passes over the plane.
+    band = np.zeros((height, words), dtype=_WORD)
+    scratch = np.empty((3, height, words), dtype=_WORD)
+    band_from_cracks(np.ascontiguousarray(cracks_h), np.ascontiguousarray(cracks_v), d, cols, scratch, band)
     # Windows that leave the image: boundary-iou-api's zero padding reaches them.
     band |= _edge_bits(cols, words, d)
     valid = _valid_bits(cols, words)
