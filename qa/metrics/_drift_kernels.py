@@ -665,14 +665,15 @@ def _sweep(
             j1 += 1
         yq = np.int64(y)
         # Submission cracks against the reference boundary, then reference cracks against the
-        # submission's (the order of the sums is the order of the queries).
-        _query_row(
-            j, j1, yq, s_ex, s_ca, s_cb, s_other_a, s_other_b, False, cols, r_state, r_grid, r_local, r_warm,
-            measured, sums, counts,
-        )  # fmt: skip
-        _query_row(
-            i, i1, yq, r_ex, r_ca, r_cb, r_other_a, r_other_b, True, cols, s_state, s_grid, s_local, s_warm,
-            measured, sums, counts,
-        )  # fmt: skip
+        # submission's (the order of the sums is the order of the queries). One call site, so
+        # that numba compiles the query code once (selecting arrays costs nothing here).
+        for side in range(2):
+            sub = side == 0
+            _query_row(
+                j if sub else i, j1 if sub else i1, yq, s_ex if sub else r_ex, s_ca if sub else r_ca,
+                s_cb if sub else r_cb, s_other_a if sub else r_other_a, s_other_b if sub else r_other_b,
+                not sub, cols, r_state if sub else s_state, r_grid if sub else s_grid,
+                r_local if sub else s_local, r_warm if sub else s_warm, measured, sums, counts,
+            )  # fmt: skip
         i = i1
         j = j1
