@@ -349,11 +349,12 @@ def prepare_map(
         # No two touching segments share a category (e.g. a semantic map): same cracks, same band.
         category_band = segment_band
     else:
-        h_row, h_col = np.divmod(left[differ_h], cols)
-        v_row, v_col = np.divmod(top[differ_v], cols)
+        # Category cracks: the id cracks less the few between two segments of one category.
+        h_row, h_col = np.divmod(left[~differ_h], cols)
+        v_row, v_col = np.divmod(top[~differ_v], cols)
         category_band = _band_from_cracks(
-            _plane_from_bits(h_row, h_col, height, words),
-            _plane_from_bits(v_row, v_col, height, words),
+            seg_h_packed ^ _plane_from_bits(h_row, h_col, height, words),
+            seg_v_packed ^ _plane_from_bits(v_row, v_col, height, words),
             d,
             height,
             cols,
