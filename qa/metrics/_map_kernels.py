@@ -116,3 +116,17 @@ def band_from_cracks(cracks_h: U64, cracks_v: U64, d: int, cols: int, scratch: U
     _or_window_rows(near_h, d, d, scratch[1], scratch[2], band)
     # Vertical cracks r - d .. r + d - 1 lie between two of the rows r - d .. r + d.
     _or_window_rows(cracks_v, d, d - 1, scratch[1], scratch[2], band)
+
+
+@kernel
+def table_at(
+    flat: NDArray[np.unsignedinteger], pixels: NDArray[np.intp], table: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """table[ids[pixels]] for a flat id map, ids beyond the table on its last slot: one pass
+    instead of numpy's gather, cast, clip and gather."""
+    out = np.empty(pixels.size, np.int64)
+    last = table.size - 1
+    for k in range(pixels.size):
+        i = np.int64(flat[pixels[k]])
+        out[k] = table[i if i < last else last]
+    return out

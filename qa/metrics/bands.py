@@ -226,6 +226,20 @@ class SegmentLookup:
         rows = self.row_of(ids).astype(np.int64)
         return np.where(rows >= 0, rows + 1, np.where(rows == -1, VOID, self.rows + 1))
 
+    def value_at(self, flat: NDArray[np.unsignedinteger], pixels: NDArray[np.intp]) -> NDArray[np.int64]:
+        """``value_of(flat[pixels])``, in one compiled pass where there is a lookup table."""
+        if self.value_table is None:
+            return self.value_of(flat[pixels])
+        return _table_at(flat, pixels, self.value_table)
+
+    def category_code_at(
+        self, flat: NDArray[np.unsignedinteger], pixels: NDArray[np.intp]
+    ) -> NDArray[np.int64]:
+        """``category_code_of(flat[pixels])``, in one compiled pass where there is a lookup table."""
+        if self.category_table is None:
+            return self.category_code_of(flat[pixels])
+        return _table_at(flat, pixels, self.category_table)
+
     def category_code_of(self, ids: NDArray[np.integer]) -> NDArray[np.int64]:
         """Category code per id (see class docstring)."""
         if self.category_table is not None:
@@ -290,7 +304,7 @@ class PreparedMap:
                 self.category_cracks_h,
                 self.category_cracks_v,
                 cols=self.shape[1],
-                local_at=lambda pixels: local_of_value[self.lookup.value_of(flat[pixels])],
+                local_at=lambda pixels: local_of_value[self.lookup.value_at(flat, pixels)],
                 local_classes=int(local_categories.shape[0]),
             )
             self._cache["cracks"] = index
@@ -341,8 +355,8 @@ def prepare_map(
     # Category changes can only happen where the id changes: look up categories there only.
     left = _set_bits(seg_h_packed, cols)
     top = _set_bits(seg_v_packed, cols)
-    differ_h = lookup.category_code_of(flat[left]) != lookup.category_code_of(flat[left + 1])
-    differ_v = lookup.category_code_of(flat[top]) != lookup.category_code_of(flat[top + cols])
+    differ_h = lookup.category_code_at(flat, left) != lookup.category_code_at(flat, left + 1)
+    differ_v = lookup.category_code_at(flat, top) != lookup.category_code_at(flat, top + cols)
     segment_band = _band_from_cracks(seg_h_packed, seg_v_packed, d, height, cols)
     changes = seg_h_packed | (segment_band ^ _shift_left(segment_band, 1))
     if differ_h.all() and differ_v.all():
@@ -393,6 +407,15 @@ def _set_bits(plane: NDArray[np.uint64], cols: int) -> NDArray[np.intp]:
 
     positions: NDArray[np.intp] = set_bits(np.ascontiguousarray(plane), cols)
     return positions
+
+
+def _table_at(
+    flat: NDArray[np.unsignedinteger], pixels: NDArray[np.intp], table: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    from qa.metrics._map_kernels import table_at  # on first use, as in _set_bits
+
+    values: NDArray[np.int64] = table_at(flat, np.ascontiguousarray(pixels, dtype=np.intp), table)
+    return values
 
 
 def _plane_from_bits(

@@ -295,8 +295,8 @@ def _joint_histogram(reference: PreparedMap, submission: PreparedMap) -> _Table:
     height, cols = reference.shape
     starts = run_starts(reference, submission)
     lengths = np.diff(starts, append=height * cols).astype(np.float64)
-    ref_value = reference.lookup.value_of(reference.source.ids.reshape(-1)[starts])
-    sub_value = submission.lookup.value_of(submission.source.ids.reshape(-1)[starts])
+    ref_value = reference.lookup.value_at(reference.source.ids.reshape(-1), starts)
+    sub_value = submission.lookup.value_at(submission.source.ids.reshape(-1), starts)
     sample = BitSampler.at(starts, cols, reference.segment_band.shape[1])
     ref_bits = sample.read(reference.segment_band) | (sample.read(reference.category_band) << 1)
     sub_bits = sample.read(submission.segment_band) | (sample.read(submission.category_band) << 1)
@@ -597,7 +597,7 @@ def _drift_counts(
 ) -> DriftCounts:
     def category_at(prepared: PreparedMap, side: _Side) -> Any:
         flat = prepared.source.ids.reshape(-1)
-        return lambda index: side.category[prepared.lookup.value_of(flat[index])]
+        return lambda index: side.category[prepared.lookup.value_at(flat, index)]
 
     def positions(prepared: PreparedMap) -> Int64Array:
         return np.array([cat_pos.get(int(i), -1) for i in prepared.local_categories], dtype=np.int64)
