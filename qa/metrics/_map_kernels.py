@@ -130,3 +130,24 @@ def table_at(
         i = np.int64(flat[pixels[k]])
         out[k] = table[i if i < last else last]
     return out
+
+
+@kernel
+def band_bits_at(
+    pixels: NDArray[np.intp], cols: int, segment_band: U64, category_band: U64
+) -> NDArray[np.int64]:
+    """Per flat pixel index: bit 0 from ``segment_band``, bit 1 from ``category_band`` (packed
+    (H, words) planes as in :func:`set_bits`)."""
+    words = segment_band.shape[1]
+    segment = segment_band.reshape(-1)
+    category = category_band.reshape(-1)
+    out = np.empty(pixels.size, np.int64)
+    for k in range(pixels.size):
+        r = pixels[k] // cols
+        c = pixels[k] - r * cols
+        w = r * words + (c >> 6)
+        bit = np.uint64(c & 63)
+        out[k] = np.int64((segment[w] >> bit) & np.uint64(1)) | (
+            np.int64((category[w] >> bit) & np.uint64(1)) << 1
+        )
+    return out

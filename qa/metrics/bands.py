@@ -431,20 +431,17 @@ def _plane_from_bits(
     return out.reshape(height, words)
 
 
-@dataclass(frozen=True, eq=False)
-class BitSampler:
-    """Reads bits of packed planes at fixed flat pixel indices."""
+def band_bits_at(prepared: PreparedMap, pixels: NDArray[np.intp]) -> NDArray[np.int64]:
+    """Band bits of a prepared map at flat pixel indices: 1 = segment band, 2 = category band."""
+    from qa.metrics._map_kernels import band_bits_at as kernel  # on first use, as in _set_bits
 
-    word: NDArray[np.intp]
-    shift: NDArray[np.uint64]
-
-    @classmethod
-    def at(cls, flat_index: NDArray[np.intp], cols: int, words: int) -> BitSampler:
-        rows, columns = np.divmod(flat_index, cols)
-        return cls(word=rows * words + (columns >> 6), shift=(columns & 63).astype(np.uint64))
-
-    def read(self, plane: NDArray[np.uint64]) -> NDArray[np.int64]:
-        return ((plane.reshape(-1)[self.word] >> self.shift) & np.uint64(1)).astype(np.int64)
+    bits: NDArray[np.int64] = kernel(
+        np.ascontiguousarray(pixels, dtype=np.intp),
+        prepared.shape[1],
+        prepared.segment_band,
+        prepared.category_band,
+    )
+    return bits
 
 
 def _width(height: int, cols: int, ratio: float) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from qa.metrics.bands import BitSampler, PreparedMap, boundary_width, prepare_map, run_starts
+from qa.metrics.bands import PreparedMap, band_bits_at, boundary_width, prepare_map, run_starts
 from qa.metrics.drift import class_drift
 from qa.metrics.maps import VOID, CategoryInfo, LabelledMap, MetricsInputError, category_index
 
@@ -297,9 +297,8 @@ def _joint_histogram(reference: PreparedMap, submission: PreparedMap) -> _Table:
     lengths = np.diff(starts, append=height * cols).astype(np.float64)
     ref_value = reference.lookup.value_at(reference.source.ids.reshape(-1), starts)
     sub_value = submission.lookup.value_at(submission.source.ids.reshape(-1), starts)
-    sample = BitSampler.at(starts, cols, reference.segment_band.shape[1])
-    ref_bits = sample.read(reference.segment_band) | (sample.read(reference.category_band) << 1)
-    sub_bits = sample.read(submission.segment_band) | (sample.read(submission.category_band) << 1)
+    ref_bits = band_bits_at(reference, starts)
+    sub_bits = band_bits_at(submission, starts)
     stride = 4 * reference.values
     key = (4 * sub_value + sub_bits) * stride + 4 * ref_value + ref_bits
     cells = 4 * submission.values * stride
