@@ -452,7 +452,7 @@ def _nearest_any(
     return best, hits
 
 
-@inline_kernel
+@kernel  # a call (two call sites, compiled once)
 def _column_state(column_first: I32, block_first: I32, ey: I32, ca: I32, cb: I32, cols: int) -> State:
     """The sweep state before the first row. Per lattice column: ``rows``, the rows of the last
     crack at or above the sweep and of the next one below, packed (+ ``_OFF``); ``last_tags`` /
