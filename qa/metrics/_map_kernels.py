@@ -151,3 +151,15 @@ def band_bits_at(
             np.int64((category[w] >> bit) & np.uint64(1)) << 1
         )
     return out
+
+
+@kernel
+def or_changes(plane: U64, out: U64) -> None:
+    """out |= plane ^ (plane shifted left by one bit-pixel along rows): bit c set where the plane
+    differs between columns c and c + 1 (beyond the row reads 0)."""
+    height, words = plane.shape
+    for r in range(height):
+        for w in range(words):
+            x = plane[r, w]
+            after = plane[r, w + 1] << np.uint64(63) if w + 1 < words else np.uint64(0)
+            out[r, w] |= x ^ ((x >> np.uint64(1)) | after)

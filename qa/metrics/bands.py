@@ -72,22 +72,6 @@ def _shift_right(x: NDArray[np.uint64], k: int) -> NDArray[np.uint64]:
     return out
 
 
-def _shift_left(x: NDArray[np.uint64], k: int) -> NDArray[np.uint64]:
-    """Bit-pixel shift along rows: out[j] = x[j + k], zeros shifted in."""
-    words = x.shape[1]
-    q, r = divmod(k, 64)
-    out = np.zeros_like(x)
-    if q >= words:
-        return out
-    src = x[:, q:]
-    if r == 0:
-        out[:, : words - q] = src
-    else:
-        out[:, : words - q] = src >> r
-        out[:, : words - q - 1] |= src[:, 1:] << (64 - r)
-    return out
-
-
 @lru_cache(maxsize=64)
 def _valid_bits(cols: int, words: int) -> NDArray[np.uint64]:
     """One row of words with the bits of columns 0 .. cols - 1 set (cached, read-only)."""
@@ -358,7 +342,8 @@ def prepare_map(
     differ_h = lookup.category_code_at(flat, left) != lookup.category_code_at(flat, left + 1)
     differ_v = lookup.category_code_at(flat, top) != lookup.category_code_at(flat, top + cols)
     segment_band = _band_from_cracks(seg_h_packed, seg_v_packed, d, height, cols)
-    changes = seg_h_packed | (segment_band ^ _shift_left(segment_band, 1))
+    changes = seg_h_packed.copy()
+    _or_changes(segment_band, changes)
     if differ_h.all() and differ_v.all():
         # No two touching segments share a category (e.g. a semantic map): same cracks, same band.
         category_band = segment_band
@@ -373,7 +358,7 @@ def prepare_map(
             height,
             cols,
         )
-        changes |= category_band ^ _shift_left(category_band, 1)
+        _or_changes(category_band, changes)
     changes &= _valid_bits(cols - 1, words)
     return PreparedMap(
         source=label_map,
@@ -407,6 +392,13 @@ def _set_bits(plane: NDArray[np.uint64], cols: int) -> NDArray[np.intp]:
 
     positions: NDArray[np.intp] = set_bits(np.ascontiguousarray(plane), cols)
     return positions
+
+
+def _or_changes(plane: NDArray[np.uint64], out: NDArray[np.uint64]) -> None:
+    """out |= plane XOR (plane one bit-pixel to the left): where it changes between c and c + 1."""
+    from qa.metrics._map_kernels import or_changes  # on first use, as in _set_bits
+
+    or_changes(plane, out)
 
 
 def _table_at(
