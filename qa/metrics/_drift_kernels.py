@@ -93,6 +93,15 @@ def crack_events(
 
 
 @kernel
+def positions_of(local: I32, table: I32) -> I32:
+    """table[local] per crack side, -1 (void) staying -1: local classes to category positions."""
+    out = np.empty(local.size, np.int32)
+    for i in range(local.size):
+        out[i] = table[local[i]] if local[i] >= 0 else -1
+    return out
+
+
+@kernel
 def column_successors(ey: I32, ex: I32, lattice_cols: int) -> tuple[I32, I32, I32, I32]:
     """Per crack: the next crack in its lattice column (index, -1 if none) and the row of the next
     crack in its 64-column block; per column / block: the first crack (index / row)."""

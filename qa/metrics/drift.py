@@ -134,20 +134,18 @@ def class_drift(
     if reference.size == 0 or submission.size == 0 or categories == 0:
         return DriftSums(distance_sum=sums, cracks=counts)
 
-    def positions(local: NDArray[np.int32], table: NDArray[np.int64]) -> NDArray[np.int32]:
-        lookup = np.append(table.astype(np.int32), np.int32(-1))  # local -1 (void) → the last slot
-        return lookup[local]
-
-    r_a = positions(reference.local_first, reference_positions)
-    r_b = positions(reference.local_second, reference_positions)
-    s_a = positions(submission.local_first, submission_positions)
-    s_b = positions(submission.local_second, submission_positions)
-    # A class is measured where both maps have a crack of it (else its drift is undefined).
+    k = _kernels()
+    r_table = reference_positions.astype(np.int32)
+    s_table = submission_positions.astype(np.int32)
+    r_a = k.positions_of(reference.local_first, r_table)
+    r_b = k.positions_of(reference.local_second, r_table)
+    s_a = k.positions_of(submission.local_first, s_table)
+    s_b = k.positions_of(submission.local_second, s_table)
+    # A class is measured where both maps have a crack of it (else its drift is undefined); a
+    # local class has a crack where its grid has a row (y1, see class_grid).
     present = np.zeros((2, categories + 1), dtype=np.bool_)
-    present[0, r_a] = True
-    present[0, r_b] = True
-    present[1, s_a] = True
-    present[1, s_b] = True
+    present[0, reference_positions[reference.grid[1][: reference_positions.size] >= 0]] = True
+    present[1, submission_positions[submission.grid[1][: submission_positions.size] >= 0]] = True
     measured = np.ascontiguousarray(present[0, :categories] & present[1, :categories])
     if not measured.any():
         return DriftSums(distance_sum=sums, cracks=counts)
@@ -162,7 +160,7 @@ def class_drift(
     def other(at: CategoryAt, pixels: NDArray[np.intp]) -> NDArray[np.int32]:
         return np.ascontiguousarray(at(pixels), dtype=np.int32)
 
-    _kernels().pair_drift(
+    k.pair_drift(
         reference.rows,
         reference.cols,
         r_a,
