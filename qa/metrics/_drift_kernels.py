@@ -68,27 +68,32 @@ def crack_events(
     ex = np.empty(n, np.int32)
     first = np.empty(n, np.intp)
     second = np.empty(n, np.intp)
+    nh = cracks_h.size
+    nv = cracks_v.size
+    # Pixel rows of the next pair of each kind, divided once per pair (a division is slow).
+    big = np.intp(1) << 62
+    rh = cracks_h[0] // cols if nh else big
+    rv = cracks_v[0] // cols if nv else big
     i = 0
     j = 0
     for k in range(n):
         # Pixel row r holds lattice row 2r (horizontal pairs), then 2r + 1 (vertical pairs).
-        take_h = j >= cracks_v.size or (i < cracks_h.size and cracks_h[i] // cols <= cracks_v[j] // cols)
-        if take_h:
+        if rh <= rv:
             f = cracks_h[i]
-            i += 1
-            r = f // cols
-            ey[k] = 2 * r
-            ex[k] = 2 * (f - r * cols) + 1
+            ey[k] = 2 * rh
+            ex[k] = 2 * (f - rh * cols) + 1
             first[k] = f
             second[k] = f + 1
+            i += 1
+            rh = cracks_h[i] // cols if i < nh else big
         else:
             f = cracks_v[j]
-            j += 1
-            r = f // cols
-            ey[k] = 2 * r + 1
-            ex[k] = 2 * (f - r * cols)
+            ey[k] = 2 * rv + 1
+            ex[k] = 2 * (f - rv * cols)
             first[k] = f
             second[k] = f + cols
+            j += 1
+            rv = cracks_v[j] // cols if j < nv else big
     return ey, ex, first, second
 
 
