@@ -1,4 +1,7 @@
-"""Compiled kernels over the bit planes of prepared maps (:mod:`qa.metrics.bands`)."""
+"""Compiled kernels over the bit planes of prepared maps (:mod:`qa.metrics.bands`): bands, run
+changes, set bits, and reads of planes and segment tables at sparse pixels (the joint histogram of
+:mod:`qa.metrics.counts`). Each replaces several numpy passes (a cast, a clip, a gather, a
+temporary per step) by one."""
 
 from __future__ import annotations
 
