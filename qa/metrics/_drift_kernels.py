@@ -191,7 +191,7 @@ def class_grid(ey: I32, ex: I32, class_a: I32, class_b: I32, classes: int) -> Gr
     return y0, y1, x0, x1, base, word_base, offsets, occupied, ty, tx
 
 
-@inline_kernel
+@unmanaged_kernel  # a plain call (LLVM inlines it): compiled once
 def _trailing_zeros(w: Any) -> Int:
     n = 0
     if (w & np.uint64(0xFFFFFFFF)) == 0:
@@ -214,7 +214,7 @@ def _trailing_zeros(w: Any) -> Int:
     return n
 
 
-@inline_kernel
+@unmanaged_kernel  # a plain call (LLVM inlines it): compiled once
 def _leading_zeros(w: Any) -> Int:
     n = 0
     if (w >> np.uint64(32)) == 0:
@@ -237,7 +237,7 @@ def _leading_zeros(w: Any) -> Int:
     return n
 
 
-@inline_kernel
+@unmanaged_kernel  # a plain call (LLVM inlines it): compiled once
 def _next_set(occupied: U64, row: Int, words: Int, col: Int) -> Int:
     """Smallest set bit >= col in a row of words, or -1."""
     w = col >> 6
@@ -253,7 +253,7 @@ def _next_set(occupied: U64, row: Int, words: Int, col: Int) -> Int:
     return -1
 
 
-@inline_kernel
+@unmanaged_kernel  # a plain call (LLVM inlines it): compiled once
 def _previous_set(occupied: U64, row: Int, col: Int) -> Int:
     """Largest set bit <= col in a row of words, or -1."""
     if col < 0:
@@ -269,7 +269,7 @@ def _previous_set(occupied: U64, row: Int, col: Int) -> Int:
     return -1
 
 
-@inline_kernel
+@unmanaged_kernel  # a plain call (LLVM inlines it): compiled once
 def _scan_cell(
     offsets: I32, ty: I32, tx: I32, k: Int, yq: Int, xq: Int, best: Int, by: Int, bx: Int
 ) -> tuple[Int, Int, Int]:
@@ -303,8 +303,8 @@ def _nearest_of_class(
 ) -> tuple[Int, Int, Int]:
     """Squared distance (and position) of the nearest class-c crack closer than ``best``: cell rows
     in order of their distance from the query, occupied cells left and right until too far."""
-    by: Int = -1
-    bx: Int = -1
+    by: Int = np.int64(-1)  # not literals: _scan_cell would compile once more for them
+    bx: Int = np.int64(-1)
     if c < 0 or y1[c] < 0:
         return best, by, bx
     size = np.int64(1) << _CELL
