@@ -14,8 +14,8 @@ CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 JS_STAMP := $(EDITOR)/node_modules/.installed
 EDITOR_BUNDLE := frontend/static/editor/editor.js
 EDITOR_SOURCES := $(shell find $(EDITOR)/src $(EDITOR)/index.html $(EDITOR)/vite.config.ts $(EDITOR)/tsconfig.json -type f 2>/dev/null)
-# A database URL without DEBUG is production, which needs SECRET_KEY; a check or test run
-# without one gets a random key of its own (never one written in the repository).
+# A database URL without DEBUG is production, which needs SECRET_KEY; a check, test
+# or benchmark run without one gets a random key of its own (never one written in the repo).
 WITH_KEY := SECRET_KEY="$${SECRET_KEY:-test-$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')}"
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -99,7 +99,7 @@ bench-export: install
 	$(PYTHON) bench/bench_export.py
 
 bench-pipeline: install editor
-	$(PYTHON) bench/bench_pipeline.py
+	$(WITH_KEY) $(PYTHON) bench/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) $(EDITOR)/node_modules frontend/static/editor var/test-*
