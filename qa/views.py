@@ -187,6 +187,7 @@ def task_feedback(request: HttpRequest, task_id: int) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     image = task.image
+    names = {c.category_id: c.name for c in task.taxonomy.categories.all()}
     rows = []
     for entry in feedback:
         pinned = [
@@ -195,7 +196,6 @@ def task_feedback(request: HttpRequest, task_id: int) -> HttpResponse:
             if c.region or (c.x is not None and c.y is not None)
         ]
         found = reports.figures([entry.gold]) if entry.gold is not None else None
-        names = {c.category_id: c.name for c in entry.revision.task.taxonomy.categories.all()}
         rows.append(
             {
                 "revision": entry.revision,

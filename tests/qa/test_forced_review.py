@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.contrib.auth import get_user_model
 
 from annotation.models import Revision
 from annotation.services import SegmentIn
@@ -16,20 +15,15 @@ from qa.models import ReviewItem, SamplingDecision
 from qa.services import gold_set, review_claim_next, review_decide, revision_measure, revision_save
 from tests.factories import STANDARD_MEMBERS, assign, make_project
 from tests.helpers import map_png
+from tests.qa.support import SEGMENTS, user
 
-H, W = 40, 60
-SKY, ROAD = 3, 1
-SEGMENTS = [{"id": 1, "category_id": SKY}, {"id": 2, "category_id": ROAD}]
+H, W = 40, 60  # this file's own scene (support's is 16 × 24)
 
 
 def scene(horizon: int = H // 2) -> np.ndarray:
     index_map = np.ones((H, W), np.uint16)
     index_map[horizon:, :] = 2
     return index_map
-
-
-def user(name: str) -> Any:
-    return get_user_model().objects.get(username=name)
 
 
 @pytest.fixture

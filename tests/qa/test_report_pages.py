@@ -16,7 +16,7 @@ from projects.services import images_add
 from qa import reports
 from qa.services import policy_update, review_claim_next, review_decide
 from tests.helpers import png_bytes
-from tests.qa.support import H, W, World, build_world, make_gold, save, scene
+from tests.qa.support import H, W, World, build_world, make_gold, save, scene, user
 
 SVG = "{http://www.w3.org/2000/svg}"
 LABEL_WIDTH, BAR_WIDTH = 130, 320  # qa.plots.bar_chart's layout
@@ -178,12 +178,10 @@ def test_the_dashboard_draws_one_point_per_batch_and_series(client: Any, world: 
     assert float(line.get("y1", "")) == pytest.approx(top + plot_h * (1 - 0.70), abs=0.05)
 
 
-def test_the_calibration_heatmap_has_one_cell_per_annotator_and_class(
-    client: Any, db: Any, django_capture_on_commit_callbacks: Any
-) -> None:
+def calibrated_city(hooks: Any) -> dict[str, Any]:
+    """Project "city" after the scripted calibration (ann3 dilates person); its report."""
     from core.roles import Role
     from tests.factories import make_project
-    from tests.qa.support import user
     from tests.qa.test_quality_workflow import H as CH
     from tests.qa.test_quality_workflow import Script, run_calibration
     from tests.qa.test_quality_workflow import W as CW
@@ -196,8 +194,14 @@ def test_the_calibration_heatmap_has_one_cell_per_annotator_and_class(
         "lead": [Role.QA_LEAD],
     }
     project = make_project(slug="city", members=members, images=0, size=(CW, CH))
-    run_calibration(Script(project=project, hooks=django_capture_on_commit_callbacks))
-    report = reports.calibration_report(project=project)
+    run_calibration(Script(project=project, hooks=hooks))
+    return reports.calibration_report(project=project)
+
+
+def test_the_calibration_heatmap_has_one_cell_per_annotator_and_class(
+    client: Any, db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    report = calibrated_city(django_capture_on_commit_callbacks)
     client.force_login(user("lead"))
 
     html = client.get("/qa/city/calibration/").content.decode()
@@ -212,23 +216,7 @@ def test_the_calibration_heatmap_has_one_cell_per_annotator_and_class(
 def test_the_calibration_page_shows_boundary_iou_per_annotator_and_class(
     client: Any, db: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from core.roles import Role
-    from tests.factories import make_project
-    from tests.qa.support import user
-    from tests.qa.test_quality_workflow import H as CH
-    from tests.qa.test_quality_workflow import Script, run_calibration
-    from tests.qa.test_quality_workflow import W as CW
-
-    members = {
-        "boss": [Role.MANAGER],
-        "ann1": [Role.ANNOTATOR],
-        "ann2": [Role.ANNOTATOR],
-        "ann3": [Role.ANNOTATOR],
-        "lead": [Role.QA_LEAD],
-    }
-    project = make_project(slug="city", members=members, images=0, size=(CW, CH))
-    run_calibration(Script(project=project, hooks=django_capture_on_commit_callbacks))
-    report = reports.calibration_report(project=project)
+    report = calibrated_city(django_capture_on_commit_callbacks)
     client.force_login(user("boss"))
 
     svg = titled(
